@@ -1,0 +1,66 @@
+//! Worker threads: take a job, run it under `catch_unwind`, repeat; drain and leave on shutdown.
+
+use std::io;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use crate::queue::Taken;
+use crate::shared::Shared;
+
+/// Starts worker `index` (with `thread::Builder`, so failure is an error, not a panic).
+pub(crate) fn spawn(shared: &Arc<Shared>, index: usize) -> io::Result<JoinHandle<()>> {
+    let mut builder =
+        thread::Builder::new().name(format!("{}-{}", shared.config.thread_name, index));
+    if let Some(size) = shared.config.stack_size {
+        builder = builder.stack_size(size);
+    }
+    let worker_shared = Arc::clone(shared);
+    shared.worker_started();
+    builder
+        .spawn(move || run(worker_shared, index))
+        .inspect_err(|_| shared.worker_exited())
+}
+
+fn run(shared: Arc<Shared>, index: usize) {
+    shared.enter_worker();
+    let sentinel = Sentinel {
+        shared: &shared,
+        index,
+    };
+    while let Taken::Job(job) = shared.stealer.take() {
+        shared.run(index, job);
+    }
+    // Shutdown began: run what is queued. A submitter that passed the CLOSED check before it was
+    // set may still be sending, so leave only once none is in flight and the queue is empty.
+    loop {
+        if let Some(job) = shared.stealer.try_take() {
+            shared.run(index, job);
+        } else if shared.no_submitters() {
+            while let Some(job) = shared.stealer.try_take() {
+                shared.run(index, job);
+            }
+            break;
+        } else {
+            thread::yield_now();
+        }
+    }
+    drop(sentinel);
+}
+
+/// Keeps the pool at its size: if the worker loop itself unwinds (jobs cannot make it: they run
+/// under `catch_unwind`), a replacement takes the same slot.
+struct Sentinel<'a> {
+    shared: &'a Arc<Shared>,
+    index: usize,
+}
+
+impl Drop for Sentinel<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            if let Ok(handle) = spawn(self.shared, self.index) {
+                self.shared.set_handle(self.index, handle);
+            }
+        }
+        self.shared.worker_exited();
+    }
+}
