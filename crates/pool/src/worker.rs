@@ -56,10 +56,10 @@ struct Sentinel<'a> {
 
 impl Drop for Sentinel<'_> {
     fn drop(&mut self) {
-        if thread::panicking() {
-            if let Ok(handle) = spawn(self.shared, self.index) {
-                self.shared.set_handle(self.index, handle);
-            }
+        if thread::panicking()
+            && let Ok(handle) = spawn(self.shared, self.index)
+        {
+            self.shared.set_handle(self.index, handle);
         }
         self.shared.worker_exited();
     }
