@@ -1,21 +1,19 @@
-//! The `lido` binary: a static-file server. Until the server engine lands it only parses its
-//! command line and prints its help.
+//! The `lido` binary: serve a directory over HTTP/1.1.
 #![warn(clippy::unwrap_used)]
 
-use clap::{CommandFactory, Parser};
+mod cli;
 
-/// Serve a directory over HTTP/1.1.
-#[derive(Debug, Parser)]
-#[command(name = "lido", version, about)]
-struct Cli {
-    /// The directory to serve.
-    #[arg(default_value = ".")]
-    root: std::path::PathBuf,
-}
+use std::process::ExitCode;
 
-fn main() {
-    let _cli = Cli::parse();
-    // The server engine is not built yet: say so instead of pretending to serve.
-    let mut cmd = Cli::command();
-    let _ = cmd.print_help();
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("lido: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

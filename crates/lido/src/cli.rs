@@ -1,0 +1,118 @@
+//! Command line -> server configuration -> run.
+
+use std::error::Error;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use lido::{Server, StaticFiles};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// Serve a directory over HTTP/1.1: a fixed pool of workers that never wait on the network.
+#[derive(Debug, Parser)]
+#[command(name = "lido", version, about)]
+pub(crate) struct Cli {
+    /// The directory to serve.
+    #[arg(default_value = ".")]
+    root: PathBuf,
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(short, long, default_value = lido::DEFAULT_LISTEN, value_name = "ADDR")]
+    listen: String,
+    /// Worker threads [default: number of CPUs].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    threads: Option<u32>,
+    /// Ready connections that may wait for a worker before new ones get 503 [default: 64 x threads].
+    #[arg(long, value_name = "N")]
+    queue: Option<usize>,
+    /// Connections open at once; past it the server stops accepting until one closes.
+    #[arg(long, value_name = "N", default_value_t = lido::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Requests served on one connection before it is closed.
+    #[arg(long, value_name = "N", default_value_t = lido::DEFAULT_MAX_REQUESTS_PER_CONNECTION)]
+    max_requests: u32,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = lido::DEFAULT_MAX_BODY)]
+    max_body: u64,
+    /// Seconds for a whole request head to arrive.
+    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_HEAD_TIMEOUT.as_secs_f64())]
+    head_timeout: f64,
+    /// Seconds an idle keep-alive connection is kept.
+    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_KEEP_ALIVE_TIMEOUT.as_secs_f64())]
+    keep_alive_timeout: f64,
+    /// Seconds a request body or a response may go without progress.
+    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_WRITE_TIMEOUT.as_secs_f64())]
+    io_timeout: f64,
+    /// Seconds a graceful shutdown (SIGINT, SIGTERM) lets in-flight exchanges finish.
+    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_DRAIN_TIMEOUT.as_secs_f64())]
+    drain_timeout: f64,
+    /// Log only warnings and errors.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn seconds(name: &str, secs: f64) -> Result<Duration, Box<dyn Error>> {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("--{name} must be a positive number of seconds, not {secs}").into())
+}
+
+pub(crate) fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
+    let level = if cli.quiet { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let files = StaticFiles::new(&cli.root)
+        .map_err(|e| format!("cannot serve {}: {e}", cli.root.display()))?;
+    let mut builder = Server::builder()
+        .listen(cli.listen.clone())
+        .max_connections(cli.max_connections)
+        .max_requests_per_connection(cli.max_requests)
+        .max_body(cli.max_body)
+        .head_timeout(seconds("head-timeout", cli.head_timeout)?)
+        .keep_alive_timeout(seconds("keep-alive-timeout", cli.keep_alive_timeout)?)
+        .body_timeout(seconds("io-timeout", cli.io_timeout)?)
+        .write_timeout(seconds("io-timeout", cli.io_timeout)?)
+        .drain_timeout(seconds("drain-timeout", cli.drain_timeout)?);
+    if let Some(threads) = cli.threads {
+        builder = builder.threads(threads as usize);
+    }
+    if let Some(queue) = cli.queue {
+        builder = builder.queue_capacity(queue);
+    }
+    let server = builder
+        .bind(files)
+        .map_err(|e| match std::error::Error::source(&e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        })?;
+
+    let handle = server.shutdown_handle();
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("lido-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                tracing::info!(signal, "signal received; shutting down");
+                handle.shutdown();
+            }
+        })?;
+
+    let mut stdout = std::io::stdout();
+    // A closed stdout must not stop the server; the address is also logged.
+    let _ = writeln!(
+        stdout,
+        "lido: serving {} on http://{}",
+        cli.root.display(),
+        server.local_addr()
+    );
+    let _ = stdout.flush();
+    server.run()?;
+    Ok(())
+}

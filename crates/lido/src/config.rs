@@ -1,0 +1,72 @@
+//! Limits and timeouts of the connection engine, with their documented defaults.
+
+use std::time::Duration;
+
+/// Whole request head must arrive within this long of its first byte (of the accept, for a
+/// connection's first request).
+pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// An idle keep-alive connection is closed after this long without a new request.
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A request body must make progress (some bytes) at least this often.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A response must make progress (the client reads some bytes) at least this often.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a graceful shutdown lets in-flight requests and responses finish.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// After an error response, how long unread input is discarded before the socket is closed
+/// (so the client reads the response instead of a reset).
+pub const DEFAULT_LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+/// Largest request body accepted, in bytes; larger gets `413`.
+pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
+/// Requests served on one connection before it is closed.
+pub const DEFAULT_MAX_REQUESTS_PER_CONNECTION: u32 = 10_000;
+/// Connections open at once; at the limit the server stops accepting until one closes.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// Engine settings; built by [`ServerBuilder`](crate::ServerBuilder).
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) head_timeout: Duration,
+    pub(crate) keep_alive_timeout: Duration,
+    pub(crate) body_timeout: Duration,
+    pub(crate) write_timeout: Duration,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) linger_timeout: Duration,
+    pub(crate) max_body: u64,
+    pub(crate) max_requests_per_connection: u32,
+    pub(crate) max_connections: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            head_timeout: DEFAULT_HEAD_TIMEOUT,
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            linger_timeout: DEFAULT_LINGER_TIMEOUT,
+            max_body: DEFAULT_MAX_BODY,
+            max_requests_per_connection: DEFAULT_MAX_REQUESTS_PER_CONNECTION,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+impl Config {
+    /// How often the reactor looks for expired deadlines: a quarter of the shortest timeout,
+    /// between 5 ms and 250 ms.
+    pub(crate) fn tick(&self) -> Duration {
+        let shortest = [
+            self.head_timeout,
+            self.keep_alive_timeout,
+            self.body_timeout,
+            self.write_timeout,
+            self.linger_timeout,
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or(DEFAULT_KEEP_ALIVE_TIMEOUT);
+        (shortest / 4).clamp(Duration::from_millis(5), Duration::from_millis(250))
+    }
+}

@@ -1,0 +1,36 @@
+//! The pure HTTP/1.1 layer: no I/O, no sockets.
+//!
+//! - [`parse_head`] turns bytes into a [`RequestHead`] (a [`Request`] plus its [`BodyFraming`]),
+//!   returning `Ok(None)` while more bytes are needed and a [`ParseError`] that knows its
+//!   [`StatusCode`] otherwise.
+//! - [`ChunkedDecoder`] decodes a `Transfer-Encoding: chunked` request body incrementally.
+//! - [`Response::encode_head`] writes a response head; [`with_date`] supplies the `Date` value.
+//!
+//! # Examples
+//!
+//! ```
+//! use lido::http::{parse_head, with_date, Response, StatusCode};
+//!
+//! let (head, _) = parse_head(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")?.ok_or("incomplete")?;
+//! let response = Response::text(StatusCode::OK, "hello");
+//! let mut out = Vec::new();
+//! with_date(|date| {
+//!     response.encode_head(head.request.version(), head.keep_alive, date, &mut out)
+//! });
+//! assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod body;
+mod date;
+mod parse;
+mod request;
+mod response;
+
+pub use body::{BodyError, BodyFraming, ChunkedDecoder, Decoded, MAX_CHUNK_LINE};
+pub use date::{DateCache, with_date};
+pub use parse::{
+    MAX_EMPTY_LINES, MAX_HEAD, MAX_HEADERS, MAX_REQUEST_LINE, ParseError, RequestHead, parse_head,
+};
+pub use request::{Method, Request, Version};
+pub use response::{Body, Response, StatusCode};

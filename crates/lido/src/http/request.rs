@@ -1,0 +1,495 @@
+//! [`Request`], [`Method`] and [`Version`]: pure data, no I/O.
+
+use std::fmt;
+
+use super::parse::{ParseError, split_target};
+
+/// A request method that lido understands (RFC 9110 section 9).
+///
+/// Methods are case-sensitive: `get` is a valid token but not [`Method::Get`], so
+/// [`parse_head`](super::parse_head) answers it with `501 Not Implemented`.
+///
+/// # Examples
+///
+/// ```
+/// use lido::http::Method;
+///
+/// assert_eq!(Method::from_bytes(b"GET"), Some(Method::Get));
+/// assert_eq!(Method::from_bytes(b"get"), None);
+/// assert_eq!(Method::Head.as_str(), "HEAD");
+/// assert_eq!(Method::Options.to_string(), "OPTIONS");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET`.
+    Get,
+    /// `HEAD`.
+    Head,
+    /// `POST`.
+    Post,
+    /// `PUT`.
+    Put,
+    /// `DELETE`.
+    Delete,
+    /// `OPTIONS`.
+    Options,
+    /// `PATCH` (RFC 5789).
+    Patch,
+    /// `TRACE`.
+    Trace,
+    /// `CONNECT`.
+    Connect,
+}
+
+impl Method {
+    /// Every method, in declaration order.
+    pub(crate) const ALL: [Method; 9] = [
+        Method::Get,
+        Method::Head,
+        Method::Post,
+        Method::Put,
+        Method::Delete,
+        Method::Options,
+        Method::Patch,
+        Method::Trace,
+        Method::Connect,
+    ];
+
+    /// The method token as sent on the wire, e.g. `"GET"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::Method;
+    ///
+    /// assert_eq!(Method::Delete.as_str(), "DELETE");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Patch => "PATCH",
+            Method::Trace => "TRACE",
+            Method::Connect => "CONNECT",
+        }
+    }
+
+    /// Looks up a method token, case-sensitively; `None` for any other bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::Method;
+    ///
+    /// assert_eq!(Method::from_bytes(b"PATCH"), Some(Method::Patch));
+    /// assert_eq!(Method::from_bytes(b"BREW"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_bytes(bytes: &[u8]) -> Option<Method> {
+        Method::ALL
+            .into_iter()
+            .find(|method| method.as_str().as_bytes() == bytes)
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The HTTP versions lido speaks.
+///
+/// # Examples
+///
+/// ```
+/// use lido::http::Version;
+///
+/// assert_eq!(Version::Http10.as_str(), "HTTP/1.0");
+/// assert_eq!(Version::Http11.to_string(), "HTTP/1.1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Version {
+    /// `HTTP/1.0`.
+    Http10,
+    /// `HTTP/1.1`.
+    Http11,
+}
+
+impl Version {
+    /// The version as written in a start line: `"HTTP/1.0"` or `"HTTP/1.1"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::Version;
+    ///
+    /// assert_eq!(Version::Http11.as_str(), "HTTP/1.1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        }
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A parsed HTTP request: method, target, version, header fields and body.
+///
+/// [`parse_head`](super::parse_head) builds one with an empty body; the connection engine
+/// attaches the body once it has been read. Handlers and tests can build one with
+/// [`Request::new`].
+///
+/// The path is the path component of the request-target, still percent-encoded: `/a%20b` for
+/// `GET /a%20b?x=1`, `/p` for the absolute-form `http://host/p?q`, `*` for `OPTIONS *`, and the
+/// empty string for the authority-form of `CONNECT`.
+///
+/// # Examples
+///
+/// ```
+/// use lido::http::{Method, Request, Version};
+///
+/// let request = Request::new(Method::Get, "/docs/a%20b.html?lang=en")?
+///     .with_header("Host", "example.com")
+///     .with_header("Accept", "text/html");
+/// assert_eq!(request.method(), Method::Get);
+/// assert_eq!(request.version(), Version::Http11);
+/// assert_eq!(request.target(), "/docs/a%20b.html?lang=en");
+/// assert_eq!(request.path(), "/docs/a%20b.html");
+/// assert_eq!(request.query(), Some("lang=en"));
+/// assert_eq!(request.header("host"), Some(&b"example.com"[..]));
+/// assert_eq!(request.header_str("ACCEPT"), Some("text/html"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    method: Method,
+    version: Version,
+    target: String,
+    path: String,
+    query: Option<String>,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    /// Builds an `HTTP/1.1` request with no header fields and an empty body.
+    ///
+    /// The target is checked exactly as [`parse_head`](super::parse_head) checks it.
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError::InvalidTarget`] if `target` is not a valid request-target for `method`:
+    /// origin-form (`/path?query`), absolute-form (`http://host/path`), `*` (only with
+    /// `OPTIONS`) or authority-form (`host:port`, only and always with `CONNECT`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, ParseError, Request};
+    ///
+    /// let request = Request::new(Method::Get, "http://example.com")?;
+    /// assert_eq!(request.path(), "/");
+    /// assert_eq!(Request::new(Method::Get, "*"), Err(ParseError::InvalidTarget));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(method: Method, target: &str) -> Result<Request, ParseError> {
+        let (path, query) = split_target(method, target)?;
+        Ok(Request::from_parts(
+            method,
+            Version::Http11,
+            target.to_owned(),
+            path,
+            query,
+            Vec::new(),
+        ))
+    }
+
+    /// Assembles a request from already validated parts.
+    pub(crate) fn from_parts(
+        method: Method,
+        version: Version,
+        target: String,
+        path: String,
+        query: Option<String>,
+        headers: Vec<(String, Vec<u8>)>,
+    ) -> Request {
+        Request {
+            method,
+            version,
+            target,
+            path,
+            query,
+            headers,
+            body: Vec::new(),
+        }
+    }
+
+    /// Replaces the version. By default, [`Request::new`] uses [`Version::Http11`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request, Version};
+    ///
+    /// let request = Request::new(Method::Get, "/")?.with_version(Version::Http10);
+    /// assert_eq!(request.version(), Version::Http10);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_version(mut self, version: Version) -> Request {
+        self.version = version;
+        self
+    }
+
+    /// Appends a header field, as sent: the name and value are stored unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request};
+    ///
+    /// let request = Request::new(Method::Get, "/")?
+    ///     .with_header("Accept", "text/html")
+    ///     .with_header("Accept", b"text/plain".to_vec());
+    /// assert_eq!(request.headers().count(), 2);
+    /// assert_eq!(request.header_str("accept"), Some("text/html"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Request {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Replaces the body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request};
+    ///
+    /// let request = Request::new(Method::Post, "/upload")?.with_body(b"hello".to_vec());
+    /// assert_eq!(request.body(), b"hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_body(mut self, body: Vec<u8>) -> Request {
+        self.set_body(body);
+        self
+    }
+
+    /// Replaces the body; used by the connection engine once the body has been read.
+    pub(crate) fn set_body(&mut self, body: Vec<u8>) {
+        self.body = body;
+    }
+
+    /// The request method.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request};
+    ///
+    /// assert_eq!(Request::new(Method::Head, "/")?.method(), Method::Head);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The protocol version of the request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request, Version};
+    ///
+    /// assert_eq!(Request::new(Method::Get, "/")?.version(), Version::Http11);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The request-target exactly as sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request};
+    ///
+    /// let request = Request::new(Method::Get, "http://example.com/a?b")?;
+    /// assert_eq!(request.target(), "http://example.com/a?b");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The path component of the target, still percent-encoded (see [`Request`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request};
+    ///
+    /// assert_eq!(Request::new(Method::Get, "/a%2Fb?x")?.path(), "/a%2Fb");
+    /// assert_eq!(Request::new(Method::Options, "*")?.path(), "*");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The raw query (without the `?`), if the target has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request};
+    ///
+    /// assert_eq!(Request::new(Method::Get, "/?a=1&b")?.query(), Some("a=1&b"));
+    /// assert_eq!(Request::new(Method::Get, "/?")?.query(), Some(""));
+    /// assert_eq!(Request::new(Method::Get, "/")?.query(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+
+    /// The value of the first header field named `name` (compared case-insensitively).
+    ///
+    /// Values parsed by [`parse_head`](super::parse_head) have no leading or trailing
+    /// whitespace.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request};
+    ///
+    /// let request = Request::new(Method::Get, "/")?.with_header("X-Id", b"\xff".to_vec());
+    /// assert_eq!(request.header("x-id"), Some(&b"\xff"[..]));
+    /// assert_eq!(request.header("x-other"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_slice())
+    }
+
+    /// Like [`Request::header`], but `None` when the value is not UTF-8.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request};
+    ///
+    /// let request = Request::new(Method::Get, "/")?
+    ///     .with_header("X-Bin", b"\xff".to_vec())
+    ///     .with_header("X-Text", "caf\u{e9}");
+    /// assert_eq!(request.header_str("x-bin"), None);
+    /// assert_eq!(request.header_str("x-text"), Some("caf\u{e9}"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        self.header(name)
+            .and_then(|value| std::str::from_utf8(value).ok())
+    }
+
+    /// Every header field in the order received, names as sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request};
+    ///
+    /// let request = Request::new(Method::Get, "/")?
+    ///     .with_header("Host", "a")
+    ///     .with_header("Accept", "*/*");
+    /// let names: Vec<&str> = request.headers().map(|(name, _)| name).collect();
+    /// assert_eq!(names, ["Host", "Accept"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_slice()))
+    }
+
+    /// The request body; empty until the connection engine has read it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request};
+    ///
+    /// assert!(Request::new(Method::Get, "/")?.body().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_round_trips_through_its_token() {
+        for method in Method::ALL {
+            assert_eq!(Method::from_bytes(method.as_str().as_bytes()), Some(method));
+        }
+        assert_eq!(Method::from_bytes(b""), None);
+        assert_eq!(Method::from_bytes(b"GETX"), None);
+        assert_eq!(Method::from_bytes(b"Get"), None);
+    }
+
+    #[test]
+    fn new_splits_targets() {
+        let r = Request::new(Method::Get, "/a/b?c=d?e").unwrap();
+        assert_eq!((r.path(), r.query()), ("/a/b", Some("c=d?e")));
+        let r = Request::new(Method::Get, "HTTPS://Example.com:8443?q").unwrap();
+        assert_eq!((r.path(), r.query()), ("/", Some("q")));
+        let r = Request::new(Method::Connect, "example.com:443").unwrap();
+        assert_eq!((r.path(), r.query()), ("", None));
+        assert!(Request::new(Method::Get, "example.com:443").is_err());
+        assert!(Request::new(Method::Get, "/a#frag").is_err());
+        assert!(Request::new(Method::Get, "/a b").is_err());
+        assert!(Request::new(Method::Get, "").is_err());
+    }
+
+    #[test]
+    fn header_lookup_is_case_insensitive_and_first_wins() {
+        let r = Request::new(Method::Get, "/")
+            .unwrap()
+            .with_header("X-A", "1")
+            .with_header("x-a", "2");
+        assert_eq!(r.header("X-a"), Some(&b"1"[..]));
+        assert_eq!(r.headers().count(), 2);
+    }
+
+    #[test]
+    fn set_body_replaces_the_body() {
+        let mut r = Request::new(Method::Post, "/").unwrap().with_body(vec![1]);
+        r.set_body(vec![2, 3]);
+        assert_eq!(r.body(), [2, 3]);
+    }
+}

@@ -1,0 +1,716 @@
+//! [`Response`], [`StatusCode`], [`Body`] and response-head encoding.
+
+use std::fmt;
+use std::fs::File;
+
+use super::parse::is_tchar;
+use super::request::Version;
+
+/// An HTTP status code, `100..=599`.
+///
+/// # Examples
+///
+/// ```
+/// use lido::http::StatusCode;
+///
+/// assert_eq!(StatusCode::NOT_FOUND.as_u16(), 404);
+/// assert_eq!(StatusCode::NOT_FOUND.reason(), "Not Found");
+/// assert_eq!(StatusCode::from_u16(404), Some(StatusCode::NOT_FOUND));
+/// assert_eq!(StatusCode::from_u16(600), None);
+/// assert_eq!(StatusCode::OK.to_string(), "200 OK");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StatusCode(u16);
+
+impl StatusCode {
+    /// `100 Continue`.
+    pub const CONTINUE: StatusCode = StatusCode(100);
+    /// `200 OK`.
+    pub const OK: StatusCode = StatusCode(200);
+    /// `204 No Content`.
+    pub const NO_CONTENT: StatusCode = StatusCode(204);
+    /// `206 Partial Content`.
+    pub const PARTIAL_CONTENT: StatusCode = StatusCode(206);
+    /// `301 Moved Permanently`.
+    pub const MOVED_PERMANENTLY: StatusCode = StatusCode(301);
+    /// `302 Found`.
+    pub const FOUND: StatusCode = StatusCode(302);
+    /// `304 Not Modified`.
+    pub const NOT_MODIFIED: StatusCode = StatusCode(304);
+    /// `307 Temporary Redirect`.
+    pub const TEMPORARY_REDIRECT: StatusCode = StatusCode(307);
+    /// `308 Permanent Redirect`.
+    pub const PERMANENT_REDIRECT: StatusCode = StatusCode(308);
+    /// `400 Bad Request`.
+    pub const BAD_REQUEST: StatusCode = StatusCode(400);
+    /// `403 Forbidden`.
+    pub const FORBIDDEN: StatusCode = StatusCode(403);
+    /// `404 Not Found`.
+    pub const NOT_FOUND: StatusCode = StatusCode(404);
+    /// `405 Method Not Allowed`.
+    pub const METHOD_NOT_ALLOWED: StatusCode = StatusCode(405);
+    /// `408 Request Timeout`.
+    pub const REQUEST_TIMEOUT: StatusCode = StatusCode(408);
+    /// `412 Precondition Failed`.
+    pub const PRECONDITION_FAILED: StatusCode = StatusCode(412);
+    /// `413 Content Too Large` (formerly Payload Too Large).
+    pub const PAYLOAD_TOO_LARGE: StatusCode = StatusCode(413);
+    /// `414 URI Too Long`.
+    pub const URI_TOO_LONG: StatusCode = StatusCode(414);
+    /// `416 Range Not Satisfiable`.
+    pub const RANGE_NOT_SATISFIABLE: StatusCode = StatusCode(416);
+    /// `417 Expectation Failed`.
+    pub const EXPECTATION_FAILED: StatusCode = StatusCode(417);
+    /// `431 Request Header Fields Too Large`.
+    pub const REQUEST_HEADER_FIELDS_TOO_LARGE: StatusCode = StatusCode(431);
+    /// `500 Internal Server Error`.
+    pub const INTERNAL_SERVER_ERROR: StatusCode = StatusCode(500);
+    /// `501 Not Implemented`.
+    pub const NOT_IMPLEMENTED: StatusCode = StatusCode(501);
+    /// `503 Service Unavailable`.
+    pub const SERVICE_UNAVAILABLE: StatusCode = StatusCode(503);
+    /// `505 HTTP Version Not Supported`.
+    pub const HTTP_VERSION_NOT_SUPPORTED: StatusCode = StatusCode(505);
+
+    /// The status code for `code`, if it is in `100..=599`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::StatusCode;
+    ///
+    /// assert_eq!(StatusCode::from_u16(418).map(StatusCode::as_u16), Some(418));
+    /// assert_eq!(StatusCode::from_u16(99), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub const fn from_u16(code: u16) -> Option<StatusCode> {
+        if code >= 100 && code <= 599 {
+            Some(StatusCode(code))
+        } else {
+            None
+        }
+    }
+
+    /// The numeric code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::StatusCode;
+    ///
+    /// assert_eq!(StatusCode::PARTIAL_CONTENT.as_u16(), 206);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub const fn as_u16(self) -> u16 {
+        self.0
+    }
+
+    /// The reason phrase registered for the code (RFC 9110 section 15), or `""` for an
+    /// unregistered code (an empty reason phrase is valid, RFC 9112 section 4).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::StatusCode;
+    ///
+    /// assert_eq!(StatusCode::RANGE_NOT_SATISFIABLE.reason(), "Range Not Satisfiable");
+    /// assert_eq!(StatusCode::from_u16(299).ok_or("range")?.reason(), "");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub const fn reason(self) -> &'static str {
+        match self.0 {
+            100 => "Continue",
+            101 => "Switching Protocols",
+            103 => "Early Hints",
+            200 => "OK",
+            201 => "Created",
+            202 => "Accepted",
+            203 => "Non-Authoritative Information",
+            204 => "No Content",
+            205 => "Reset Content",
+            206 => "Partial Content",
+            300 => "Multiple Choices",
+            301 => "Moved Permanently",
+            302 => "Found",
+            303 => "See Other",
+            304 => "Not Modified",
+            307 => "Temporary Redirect",
+            308 => "Permanent Redirect",
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            402 => "Payment Required",
+            403 => "Forbidden",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            406 => "Not Acceptable",
+            407 => "Proxy Authentication Required",
+            408 => "Request Timeout",
+            409 => "Conflict",
+            410 => "Gone",
+            411 => "Length Required",
+            412 => "Precondition Failed",
+            413 => "Content Too Large",
+            414 => "URI Too Long",
+            415 => "Unsupported Media Type",
+            416 => "Range Not Satisfiable",
+            417 => "Expectation Failed",
+            418 => "I'm a teapot",
+            421 => "Misdirected Request",
+            422 => "Unprocessable Content",
+            426 => "Upgrade Required",
+            428 => "Precondition Required",
+            429 => "Too Many Requests",
+            431 => "Request Header Fields Too Large",
+            451 => "Unavailable For Legal Reasons",
+            500 => "Internal Server Error",
+            501 => "Not Implemented",
+            502 => "Bad Gateway",
+            503 => "Service Unavailable",
+            504 => "Gateway Timeout",
+            505 => "HTTP Version Not Supported",
+            _ => "",
+        }
+    }
+
+    /// Whether the code is `1xx`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::StatusCode;
+    ///
+    /// assert!(StatusCode::CONTINUE.is_informational());
+    /// assert!(!StatusCode::OK.is_informational());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub const fn is_informational(self) -> bool {
+        self.0 < 200
+    }
+
+    /// Whether a response with this code never has content, so no `Content-Length` is sent:
+    /// `1xx`, `204` and `304`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::StatusCode;
+    ///
+    /// assert!(StatusCode::NOT_MODIFIED.is_bodiless());
+    /// assert!(!StatusCode::NOT_FOUND.is_bodiless());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub const fn is_bodiless(self) -> bool {
+        self.is_informational() || self.0 == 204 || self.0 == 304
+    }
+}
+
+impl fmt::Display for StatusCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.0, self.reason())
+    }
+}
+
+/// The content of a response.
+///
+/// # Examples
+///
+/// ```
+/// use lido::http::Body;
+///
+/// assert_eq!(Body::Empty.len(), 0);
+/// assert_eq!(Body::Bytes(b"abc".to_vec()).len(), 3);
+/// let file = std::fs::File::open(std::env::current_exe()?)?;
+/// assert_eq!(Body::File { file, offset: 10, len: 5 }.len(), 5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Default)]
+pub enum Body {
+    /// No content.
+    #[default]
+    Empty,
+    /// Content held in memory.
+    Bytes(Vec<u8>),
+    /// `len` bytes of `file` starting at `offset`, sent by the connection engine.
+    File {
+        /// The open file.
+        file: File,
+        /// Where the content starts in the file.
+        offset: u64,
+        /// How many bytes to send.
+        len: u64,
+    },
+}
+
+impl Body {
+    /// The content length in bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::Body;
+    ///
+    /// assert_eq!(Body::from("hello").len(), 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::Bytes(bytes) => bytes.len() as u64,
+            Body::File { len, .. } => *len,
+        }
+    }
+
+    /// Whether the content is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::Body;
+    ///
+    /// assert!(Body::Empty.is_empty());
+    /// assert!(Body::Bytes(Vec::new()).is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(bytes: Vec<u8>) -> Body {
+        Body::Bytes(bytes)
+    }
+}
+
+impl From<String> for Body {
+    fn from(text: String) -> Body {
+        Body::Bytes(text.into_bytes())
+    }
+}
+
+impl From<&str> for Body {
+    fn from(text: &str) -> Body {
+        Body::Bytes(text.as_bytes().to_vec())
+    }
+}
+
+/// An HTTP response: status, header fields and [`Body`].
+///
+/// Handlers build it; the connection engine writes its head with [`Response::encode_head`]
+/// and then the body.
+///
+/// # Examples
+///
+/// ```
+/// use lido::http::{Response, StatusCode, Version};
+///
+/// let response = Response::text(StatusCode::NOT_FOUND, "no such file\n")
+///     .with_header("Cache-Control", "no-store");
+/// assert_eq!(response.header("content-type"), Some("text/plain; charset=utf-8"));
+/// let mut head = Vec::new();
+/// response.encode_head(Version::Http11, true, "Sun, 06 Nov 1994 08:49:37 GMT", &mut head);
+/// assert_eq!(
+///     head,
+///     b"HTTP/1.1 404 Not Found\r\n\
+///       Content-Type: text/plain; charset=utf-8\r\n\
+///       Cache-Control: no-store\r\n\
+///       Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+///       Content-Length: 13\r\n\
+///       \r\n"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Response {
+    status: StatusCode,
+    headers: Vec<(String, String)>,
+    body: Body,
+}
+
+impl Response {
+    /// A response with no header fields and an empty body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Response, StatusCode};
+    ///
+    /// let response = Response::new(StatusCode::NO_CONTENT);
+    /// assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    /// assert!(response.body().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(status: StatusCode) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+    }
+
+    /// A `text/plain; charset=utf-8` response.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Response, StatusCode};
+    ///
+    /// let response = Response::text(StatusCode::OK, "hi");
+    /// assert_eq!(response.body().len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn text(status: StatusCode, text: impl Into<String>) -> Response {
+        Response::bytes(
+            status,
+            "text/plain; charset=utf-8",
+            text.into().into_bytes(),
+        )
+    }
+
+    /// A `text/html; charset=utf-8` response.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Response, StatusCode};
+    ///
+    /// let response = Response::html(StatusCode::OK, "<p>hi</p>");
+    /// assert_eq!(response.header("Content-Type"), Some("text/html; charset=utf-8"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn html(status: StatusCode, html: impl Into<String>) -> Response {
+        Response::bytes(status, "text/html; charset=utf-8", html.into().into_bytes())
+    }
+
+    /// A response with the given `Content-Type` and in-memory content.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Response, StatusCode};
+    ///
+    /// let response = Response::bytes(StatusCode::OK, "image/png", vec![0x89, b'P']);
+    /// assert_eq!(response.header("content-type"), Some("image/png"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn bytes(status: StatusCode, content_type: &str, bytes: Vec<u8>) -> Response {
+        Response::new(status)
+            .with_header("Content-Type", content_type)
+            .with_body(Body::Bytes(bytes))
+    }
+
+    /// The status code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Response, StatusCode};
+    ///
+    /// assert_eq!(Response::new(StatusCode::FOUND).status(), StatusCode::FOUND);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Replaces the status code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Response, StatusCode};
+    ///
+    /// let response = Response::text(StatusCode::OK, "x").with_status(StatusCode::NOT_FOUND);
+    /// assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_status(mut self, status: StatusCode) -> Response {
+        self.status = status;
+        self
+    }
+
+    /// Appends a header field (an existing field of the same name is kept).
+    ///
+    /// Fields whose name is not a token or whose value holds CR, LF, NUL or another control
+    /// character are not written by [`Response::encode_head`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Response, StatusCode};
+    ///
+    /// let response = Response::new(StatusCode::OK)
+    ///     .with_header("Vary", "Accept")
+    ///     .with_header("Vary", "Range");
+    /// assert_eq!(response.headers().count(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Response {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets a header field, replacing every field of the same name (case-insensitively).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Response, StatusCode};
+    ///
+    /// let mut response = Response::text(StatusCode::OK, "x");
+    /// response.set_header("content-type", "text/css");
+    /// assert_eq!(response.header("Content-Type"), Some("text/css"));
+    /// assert_eq!(response.headers().count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_header(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let name = name.into();
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        self.headers.push((name, value.into()));
+    }
+
+    /// The value of the first header field named `name` (compared case-insensitively).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Response, StatusCode};
+    ///
+    /// let response = Response::new(StatusCode::OK).with_header("ETag", "\"1\"");
+    /// assert_eq!(response.header("etag"), Some("\"1\""));
+    /// assert_eq!(response.header("last-modified"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every header field set by the handler, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Response, StatusCode};
+    ///
+    /// let response = Response::html(StatusCode::OK, "");
+    /// let fields: Vec<(&str, &str)> = response.headers().collect();
+    /// assert_eq!(fields, [("Content-Type", "text/html; charset=utf-8")]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+
+    /// The body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Body, Response, StatusCode};
+    ///
+    /// let response = Response::text(StatusCode::OK, "abc");
+    /// assert!(matches!(response.body(), Body::Bytes(b) if b == b"abc"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    /// Replaces the body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Body, Response, StatusCode};
+    ///
+    /// let response = Response::new(StatusCode::OK).with_body(Body::from("abc"));
+    /// assert_eq!(response.body().len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_body(mut self, body: Body) -> Response {
+        self.body = body;
+        self
+    }
+
+    /// Takes the body out, leaving [`Body::Empty`]. Encode the head first: its
+    /// `Content-Length` comes from the body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Body, Response, StatusCode};
+    ///
+    /// let mut response = Response::text(StatusCode::OK, "abc");
+    /// assert_eq!(response.take_body().len(), 3);
+    /// assert!(matches!(response.body(), Body::Empty));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn take_body(&mut self) -> Body {
+        std::mem::take(&mut self.body)
+    }
+
+    /// Consumes the response, returning its body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Response, StatusCode};
+    ///
+    /// assert_eq!(Response::text(StatusCode::OK, "abc").into_body().len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_body(self) -> Body {
+        self.body
+    }
+
+    /// Whether the handler asked for the connection to be closed, with a `Connection`
+    /// field listing `close`. [`Response::encode_head`] then writes `Connection: close`
+    /// whatever `keep_alive` says, and the engine must close after this response.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Response, StatusCode};
+    ///
+    /// let response = Response::new(StatusCode::OK).with_header("Connection", "Close");
+    /// assert!(response.closes_connection());
+    /// assert!(!Response::new(StatusCode::OK).closes_connection());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn closes_connection(&self) -> bool {
+        self.headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
+            .flat_map(|(_, value)| value.split(','))
+            .any(|option| option.trim().eq_ignore_ascii_case("close"))
+    }
+
+    /// Writes the status line, the header fields and the empty line to `out`.
+    ///
+    /// The status line always says `HTTP/1.1`, the highest version lido speaks, as RFC 9110
+    /// section 6.2 asks even for `HTTP/1.0` requests; `version` is the request's version and
+    /// only decides whether `Connection: keep-alive` must be spelled out. Added fields:
+    ///
+    /// - `Date: {date}`, unless the handler set a `Date` itself.
+    /// - `Content-Length: {body.len()}`, unless the status is `1xx`, `204` or `304`. It is
+    ///   the body's length even when the engine will not send the body (`HEAD`), which is
+    ///   the length a `GET` would have.
+    /// - `Connection: close` when `keep_alive` is false or [`Response::closes_connection`];
+    ///   otherwise `Connection: keep-alive` for an `HTTP/1.0` request.
+    ///
+    /// Handler fields named `Content-Length`, `Connection` or `Transfer-Encoding` are
+    /// replaced by the above (lido never chunks responses), a second handler `Date` is
+    /// dropped, and so is any field whose name is not a token or whose value holds a control
+    /// character other than HTAB (so CR, LF and NUL cannot inject lines). A `1xx` head gets
+    /// only the handler's fields.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Response, StatusCode, Version};
+    ///
+    /// let response = Response::new(StatusCode::NOT_MODIFIED)
+    ///     .with_header("ETag", "\"v1\"")
+    ///     .with_header("X-Evil", "a\r\nSet-Cookie: b");
+    /// let mut head = Vec::new();
+    /// response.encode_head(Version::Http10, false, "Sun, 06 Nov 1994 08:49:37 GMT", &mut head);
+    /// assert_eq!(
+    ///     head,
+    ///     b"HTTP/1.1 304 Not Modified\r\n\
+    ///       ETag: \"v1\"\r\n\
+    ///       Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+    ///       Connection: close\r\n\
+    ///       \r\n"
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encode_head(&self, version: Version, keep_alive: bool, date: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        push_decimal(out, u64::from(self.status.as_u16()));
+        out.push(b' ');
+        out.extend_from_slice(self.status.reason().as_bytes());
+        out.extend_from_slice(b"\r\n");
+
+        let mut has_date = false;
+        for (name, value) in &self.headers {
+            if !is_field_name(name) || !is_field_value(value) {
+                continue;
+            }
+            if ["content-length", "connection", "transfer-encoding"]
+                .iter()
+                .any(|reserved| name.eq_ignore_ascii_case(reserved))
+            {
+                continue;
+            }
+            if name.eq_ignore_ascii_case("date") {
+                if has_date {
+                    continue;
+                }
+                has_date = true;
+            }
+            push_field(out, name, value);
+        }
+
+        if !self.status.is_informational() {
+            if !has_date && is_field_value(date) {
+                push_field(out, "Date", date);
+            }
+            if !self.status.is_bodiless() {
+                out.extend_from_slice(b"Content-Length: ");
+                push_decimal(out, self.body.len());
+                out.extend_from_slice(b"\r\n");
+            }
+            if !keep_alive || self.closes_connection() {
+                push_field(out, "Connection", "close");
+            } else if version == Version::Http10 {
+                push_field(out, "Connection", "keep-alive");
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// A field name is a non-empty token (RFC 9110 section 5.1).
+fn is_field_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(is_tchar)
+}
+
+/// A field value has no control characters but HTAB (RFC 9110 section 5.5).
+fn is_field_value(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (b >= b' ' && b != 0x7f))
+}
+
+fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+#[cfg(test)]
+mod tests;

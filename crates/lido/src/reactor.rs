@@ -1,0 +1,463 @@
+//! The event loop: the only file that imports mio. One thread owns the listener and every
+//! connection that is idle, half-received or waiting to write; a connection goes to the pool
+//! only when its socket is ready, and comes back here when it would block.
+
+use std::cell::Cell;
+use std::io::{self, ErrorKind};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use lido_pool::ThreadPool;
+use mio::event::Event;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+
+use crate::conn::{Conn, Ctx, Outcome};
+use crate::transport::Transport;
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+/// Connection tokens start here.
+const FIRST_CONN: usize = 2;
+/// Events taken from the poller per wake-up.
+const EVENTS_CAPACITY: usize = 1024;
+/// After an accept error such as EMFILE, how long to stop accepting.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+impl Transport for TcpStream {
+    fn send_file(&mut self, file: &std::fs::File, offset: u64, len: usize) -> io::Result<usize> {
+        crate::sendfile::send_file(self, file, offset, len)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+thread_local! {
+    /// Set while the reactor runs a job the pool refused: the job sheds instead of serving.
+    static SHEDDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A connection handed back by a worker.
+struct Returned {
+    index: usize,
+    /// `None` if the job unwound before it could hand the connection back.
+    conn: Option<Box<Conn<TcpStream>>>,
+    outcome: Outcome,
+}
+
+/// Hands the connection back even if the job unwinds.
+struct ReturnGuard {
+    index: usize,
+    tx: Sender<Returned>,
+    waker: Arc<Waker>,
+    conn: Option<Box<Conn<TcpStream>>>,
+    outcome: Outcome,
+}
+
+impl Drop for ReturnGuard {
+    fn drop(&mut self) {
+        let returned = Returned {
+            index: self.index,
+            conn: self.conn.take(),
+            outcome: self.outcome,
+        };
+        // The reactor holds the receiver until it exits; after that nothing is owed.
+        if self.tx.send(returned).is_ok() {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+enum Entry {
+    /// Owned here, waiting for readiness in one direction, until `deadline`.
+    Parked {
+        conn: Box<Conn<TcpStream>>,
+        want: Outcome,
+        deadline: Instant,
+    },
+    /// Out on a worker; readiness seen meanwhile is remembered so it is not lost (mio is
+    /// edge-triggered).
+    Busy { readable: bool, writable: bool },
+}
+
+/// Tells the reactor to shut down gracefully.
+#[derive(Debug, Clone)]
+pub(crate) struct Stopper {
+    flag: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl Stopper {
+    pub(crate) fn stop(&self) {
+        self.flag.store(true, Ordering::Release);
+        // If the reactor is gone the wake is moot.
+        let _ = self.waker.wake();
+    }
+}
+
+/// How accepting stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepting {
+    Open,
+    /// At `max_connections`: resume when one closes.
+    Full,
+    /// After an accept error: resume at the instant.
+    BackOff(Instant),
+    /// Shutting down.
+    Closed,
+}
+
+pub(crate) struct Reactor {
+    poll: Poll,
+    listener: TcpListener,
+    conns: Slab<Entry>,
+    waker: Arc<Waker>,
+    tx: Sender<Returned>,
+    rx: Receiver<Returned>,
+    pool: Arc<ThreadPool>,
+    ctx: Arc<Ctx>,
+    stop: Arc<AtomicBool>,
+    accepting: Accepting,
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor")
+            .field("connections", &self.conns.len())
+            .field("accepting", &self.accepting)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reactor {
+    pub(crate) fn new(
+        listener: std::net::TcpListener,
+        pool: Arc<ThreadPool>,
+        ctx: Arc<Ctx>,
+    ) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let mut listener = TcpListener::from_std(listener);
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Ok(Self {
+            poll,
+            listener,
+            conns: Slab::new(),
+            waker,
+            tx,
+            rx,
+            pool,
+            ctx,
+            stop: Arc::new(AtomicBool::new(false)),
+            accepting: Accepting::Open,
+        })
+    }
+
+    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub(crate) fn stopper(&self) -> Stopper {
+        Stopper {
+            flag: Arc::clone(&self.stop),
+            waker: Arc::clone(&self.waker),
+        }
+    }
+
+    /// Runs until a graceful shutdown completes (or its deadline passes).
+    pub(crate) fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        let tick = self.ctx.config.tick();
+        let mut next_sweep = Instant::now() + tick;
+        let mut drain_deadline: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            let timeout = next_sweep.saturating_duration_since(now);
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout))
+                && e.kind() != ErrorKind::Interrupted
+            {
+                return Err(e);
+            }
+            for event in &events {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKER => {}
+                    Token(token) => self.on_event(token - FIRST_CONN, event),
+                }
+            }
+            self.take_returns();
+
+            let now = Instant::now();
+            if now >= next_sweep {
+                self.sweep(now);
+                next_sweep = now + tick;
+            }
+            if drain_deadline.is_none() && self.stop.load(Ordering::Acquire) {
+                drain_deadline = Some(now + self.ctx.config.drain_timeout);
+                self.begin_drain();
+            }
+            if let Some(deadline) = drain_deadline {
+                if self.conns.is_empty() {
+                    return Ok(());
+                }
+                if now >= deadline {
+                    tracing::warn!(
+                        connections = self.conns.len(),
+                        "drain deadline passed; closing what is left"
+                    );
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        if self.accepting != Accepting::Open {
+            return;
+        }
+        loop {
+            if self.conns.len() >= self.ctx.config.max_connections {
+                self.accepting = Accepting::Full;
+                return;
+            }
+            match self.listener.accept() {
+                Ok((stream, peer)) => self.admit(stream, peer),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::Interrupted
+                            | ErrorKind::ConnectionAborted
+                            | ErrorKind::ConnectionReset
+                    ) => {}
+                Err(e) => {
+                    // EMFILE, ENFILE, ENOBUFS, ENOMEM: the listener stays readable, so stop
+                    // asking for a while instead of spinning.
+                    tracing::warn!(error = %e, "accept failed; backing off");
+                    self.accepting = Accepting::BackOff(Instant::now() + ACCEPT_BACKOFF);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let entry = self.conns.vacant_entry();
+        let token = Token(entry.key() + FIRST_CONN);
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            tracing::warn!(error = %e, %peer, "could not register a connection");
+            return;
+        }
+        let now = Instant::now();
+        let conn = Box::new(Conn::new(stream, now));
+        let deadline = conn.deadline(&self.ctx.config);
+        entry.insert(Entry::Parked {
+            conn,
+            want: Outcome::Read,
+            deadline,
+        });
+    }
+
+    fn on_event(&mut self, index: usize, event: &Event) {
+        let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+        let writable = event.is_writable() || event.is_write_closed() || event.is_error();
+        let ready = match self.conns.get_mut(index) {
+            None => return,
+            Some(Entry::Busy {
+                readable: r,
+                writable: w,
+            }) => {
+                *r |= readable;
+                *w |= writable;
+                return;
+            }
+            Some(Entry::Parked { want, .. }) => *want,
+        };
+        match ready {
+            Outcome::Read if readable => self.on_readable(index),
+            Outcome::Write if writable => self.dispatch(index),
+            Outcome::Work => self.dispatch(index),
+            _ => {}
+        }
+    }
+
+    /// Reads on this thread (non-blocking) what a parked connection has; queues it for a
+    /// worker only once a whole request is buffered.
+    fn on_readable(&mut self, index: usize) {
+        let Some(Entry::Parked {
+            conn,
+            want,
+            deadline,
+        }) = self.conns.get_mut(index)
+        else {
+            return;
+        };
+        let outcome = conn.on_readable(Instant::now());
+        match outcome {
+            Outcome::Close => self.close(index, None),
+            Outcome::Work => self.dispatch(index),
+            Outcome::Read | Outcome::Write => {
+                *want = outcome;
+                *deadline = conn.deadline(&self.ctx.config);
+            }
+        }
+    }
+
+    /// Hands a parked connection to the pool; if the pool is full, sheds it with a `503`.
+    fn dispatch(&mut self, index: usize) {
+        let Some(entry) = self.conns.get_mut(index) else {
+            return;
+        };
+        let Entry::Parked { .. } = entry else {
+            return;
+        };
+        let Entry::Parked { conn, .. } = std::mem::replace(
+            entry,
+            Entry::Busy {
+                readable: false,
+                writable: false,
+            },
+        ) else {
+            return;
+        };
+        let mut guard = ReturnGuard {
+            index,
+            tx: self.tx.clone(),
+            waker: Arc::clone(&self.waker),
+            conn: Some(conn),
+            outcome: Outcome::Close,
+        };
+        let ctx = Arc::clone(&self.ctx);
+        let job = move || {
+            if let Some(conn) = guard.conn.as_mut() {
+                let now = Instant::now();
+                guard.outcome = if SHEDDING.with(Cell::get) {
+                    conn.shed(&ctx, now)
+                } else {
+                    conn.drive(&ctx, now)
+                };
+            }
+        };
+        if let Err(refused) = self.pool.try_execute(job) {
+            tracing::debug!("pool saturated; shedding a connection with 503");
+            SHEDDING.with(|s| s.set(true));
+            (refused.into_inner())();
+            SHEDDING.with(|s| s.set(false));
+        }
+    }
+
+    fn take_returns(&mut self) {
+        while let Ok(returned) = self.rx.try_recv() {
+            self.on_return(returned);
+        }
+    }
+
+    fn on_return(&mut self, returned: Returned) {
+        let Returned {
+            index,
+            conn,
+            outcome,
+        } = returned;
+        let Some(Entry::Busy { readable, writable }) = self.conns.get(index) else {
+            return;
+        };
+        let (readable, writable) = (*readable, *writable);
+        let Some(conn) = conn else {
+            self.close(index, None);
+            return;
+        };
+        let draining = self.accepting == Accepting::Closed;
+        if outcome == Outcome::Close || (draining && conn.is_idle()) {
+            self.close(index, Some(conn));
+            return;
+        }
+        let deadline = conn.deadline(&self.ctx.config);
+        self.conns[index] = Entry::Parked {
+            conn,
+            want: outcome,
+            deadline,
+        };
+        match outcome {
+            Outcome::Work => self.dispatch(index),
+            Outcome::Read if readable => self.on_readable(index),
+            Outcome::Write if writable => self.dispatch(index),
+            _ => {}
+        }
+    }
+
+    fn close(&mut self, index: usize, conn: Option<Box<Conn<TcpStream>>>) {
+        let conn = match self.conns.try_remove(index) {
+            Some(Entry::Parked { conn, .. }) => Some(conn),
+            _ => conn,
+        };
+        if let Some(mut conn) = conn {
+            let _ = self.poll.registry().deregister(conn.stream_mut());
+        }
+        if self.accepting == Accepting::Full {
+            self.accepting = Accepting::Open;
+            self.accept();
+        }
+    }
+
+    /// Closes connections whose deadline passed; ends an accept back-off.
+    fn sweep(&mut self, now: Instant) {
+        let expired: Vec<usize> = self
+            .conns
+            .iter()
+            .filter_map(|(index, entry)| match entry {
+                Entry::Parked { deadline, .. } if *deadline <= now => Some(index),
+                _ => None,
+            })
+            .collect();
+        for index in expired {
+            if let Some(Entry::Parked { mut conn, .. }) = self.conns.try_remove(index) {
+                tracing::debug!("connection timed out");
+                conn.on_timeout();
+                let _ = self.poll.registry().deregister(conn.stream_mut());
+            }
+        }
+        if let Accepting::BackOff(until) = self.accepting
+            && now >= until
+        {
+            self.accepting = Accepting::Open;
+            self.accept();
+        }
+        if self.accepting == Accepting::Full && self.conns.len() < self.ctx.config.max_connections {
+            self.accepting = Accepting::Open;
+            self.accept();
+        }
+    }
+
+    /// Graceful shutdown: stop accepting, close idle connections, let the rest finish.
+    fn begin_drain(&mut self) {
+        tracing::info!(connections = self.conns.len(), "shutting down");
+        self.accepting = Accepting::Closed;
+        self.ctx.draining.store(true, Ordering::Release);
+        let _ = self.poll.registry().deregister(&mut self.listener);
+        let idle: Vec<usize> = self
+            .conns
+            .iter()
+            .filter_map(|(index, entry)| match entry {
+                Entry::Parked { conn, .. } if conn.is_idle() => Some(index),
+                _ => None,
+            })
+            .collect();
+        for index in idle {
+            self.close(index, None);
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! `ServerBuilder` -> `Server`: bind, serve a [`Handler`] until shut down.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+
+use socket2::{Domain, Protocol, Socket, Type};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use lido_pool::ThreadPool;
+
+use crate::config::Config;
+use crate::conn::Ctx;
+use crate::error::ServerError;
+use crate::handler::Handler;
+use crate::reactor::{Reactor, Stopper};
+
+/// How long `run` waits for workers still busy after the drain, before returning anyway.
+const POOL_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Configures a [`Server`]. Every limit and timeout has a documented default.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use lido::http::{Response, StatusCode};
+///
+/// let server = lido::Server::builder()
+///     .listen("127.0.0.1:0")
+///     .threads(2)
+///     .queue_capacity(64)
+///     .keep_alive_timeout(Duration::from_secs(2))
+///     .bind(|_req: &lido::http::Request| Response::text(StatusCode::OK, "hi"))?;
+/// assert_ne!(server.local_addr().port(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until bind() is called"]
+pub struct ServerBuilder {
+    listen: String,
+    threads: Option<usize>,
+    queue_capacity: Option<usize>,
+    config: Config,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        Self {
+            listen: crate::DEFAULT_LISTEN.to_owned(),
+            threads: None,
+            queue_capacity: None,
+            config: Config::default(),
+        }
+    }
+}
+
+macro_rules! duration_setter {
+    ($(#[$doc:meta])* $name:ident, $default:ident) => {
+        $(#[$doc])*
+        #[doc = concat!("By default, [`", stringify!($default), "`](crate::", stringify!($default), ").")]
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::time::Duration;
+        #[doc = concat!("let builder = lido::Server::builder().", stringify!($name), "(Duration::from_secs(3));")]
+        /// ```
+        pub fn $name(mut self, timeout: Duration) -> Self {
+            self.config.$name = timeout;
+            self
+        }
+    };
+}
+
+impl ServerBuilder {
+    /// Sets the address to listen on (`host:port`; port 0 picks a free port). By default,
+    /// [`DEFAULT_LISTEN`](crate::DEFAULT_LISTEN).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = lido::Server::builder().listen("[::1]:0");
+    /// ```
+    pub fn listen(mut self, addr: impl Into<String>) -> Self {
+        self.listen = addr.into();
+        self
+    }
+
+    /// Sets the number of worker threads. By default, the number of CPUs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = lido::Server::builder().threads(4);
+    /// ```
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// Sets how many ready connections may wait for a worker; past it, new work gets `503`.
+    /// By default, [`lido_pool::DEFAULT_QUEUE_PER_THREAD`] × threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = lido::Server::builder().queue_capacity(128);
+    /// ```
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = Some(capacity);
+        self
+    }
+
+    duration_setter!(
+        /// Sets how long a whole request head may take to arrive.
+        head_timeout, DEFAULT_HEAD_TIMEOUT
+    );
+    duration_setter!(
+        /// Sets how long an idle keep-alive connection is kept.
+        keep_alive_timeout, DEFAULT_KEEP_ALIVE_TIMEOUT
+    );
+    duration_setter!(
+        /// Sets how long a request body may go without progress.
+        body_timeout, DEFAULT_BODY_TIMEOUT
+    );
+    duration_setter!(
+        /// Sets how long a response may go without the client reading any of it.
+        write_timeout, DEFAULT_WRITE_TIMEOUT
+    );
+    duration_setter!(
+        /// Sets how long a graceful shutdown lets in-flight exchanges finish.
+        drain_timeout, DEFAULT_DRAIN_TIMEOUT
+    );
+    duration_setter!(
+        /// Sets how long unread input is discarded after an error response before closing.
+        linger_timeout, DEFAULT_LINGER_TIMEOUT
+    );
+
+    /// Sets the largest request body accepted, in bytes (larger gets `413`). By default,
+    /// [`DEFAULT_MAX_BODY`](crate::DEFAULT_MAX_BODY).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = lido::Server::builder().max_body(64 * 1024);
+    /// ```
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.config.max_body = bytes;
+        self
+    }
+
+    /// Sets how many requests one connection may make before it is closed. By default,
+    /// [`DEFAULT_MAX_REQUESTS_PER_CONNECTION`](crate::DEFAULT_MAX_REQUESTS_PER_CONNECTION).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = lido::Server::builder().max_requests_per_connection(100);
+    /// ```
+    pub fn max_requests_per_connection(mut self, requests: u32) -> Self {
+        self.config.max_requests_per_connection = requests.max(1);
+        self
+    }
+
+    /// Sets how many connections may be open at once; at the limit the server stops
+    /// accepting (clients wait in the listen backlog) until one closes. By default,
+    /// [`DEFAULT_MAX_CONNECTIONS`](crate::DEFAULT_MAX_CONNECTIONS).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = lido::Server::builder().max_connections(1000);
+    /// ```
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.max_connections = connections.max(1);
+        self
+    }
+
+    /// Binds the listener and starts the worker pool; [`Server::run`] then serves.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError`] if the address does not resolve, cannot be bound, or the pool cannot
+    /// start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Request, Response, StatusCode};
+    ///
+    /// let server = lido::Server::builder()
+    ///     .listen("127.0.0.1:0")
+    ///     .bind(|_: &Request| Response::new(StatusCode::NO_CONTENT))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn bind<H: Handler>(self, handler: H) -> Result<Server, ServerError> {
+        let addrs: Vec<SocketAddr> = self
+            .listen
+            .to_socket_addrs()
+            .map_err(|source| ServerError::Resolve {
+                addr: self.listen.clone(),
+                source,
+            })?
+            .collect();
+        let listener = listen(&addrs).map_err(|source| ServerError::Bind {
+            addr: self.listen.clone(),
+            source,
+        })?;
+        let mut pool = ThreadPool::builder().thread_name("lido-worker");
+        if let Some(threads) = self.threads {
+            pool = pool.threads(threads);
+        }
+        if let Some(capacity) = self.queue_capacity {
+            pool = pool.queue_capacity(capacity);
+        }
+        let pool = Arc::new(pool.build().map_err(ServerError::Pool)?);
+        let ctx = Arc::new(Ctx {
+            handler: Box::new(handler),
+            config: self.config,
+            draining: AtomicBool::new(false),
+        });
+        let reactor = Reactor::new(listener, Arc::clone(&pool), ctx).map_err(ServerError::Io)?;
+        let local_addr = reactor.local_addr().map_err(ServerError::Io)?;
+        Ok(Server {
+            reactor,
+            pool,
+            local_addr,
+        })
+    }
+}
+
+/// Pending connections the kernel may queue before `accept` (the kernel caps it at
+/// `net.core.somaxconn`). std's default of 128 makes bursts of clients wait for SYN retries.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// Binds the first address that works, with `SO_REUSEADDR` and a deep backlog.
+fn listen(addrs: &[SocketAddr]) -> io::Result<TcpListener> {
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to listen on");
+    for addr in addrs {
+        let attempt = (|| {
+            let socket = Socket::new(
+                Domain::for_address(*addr),
+                Type::STREAM,
+                Some(Protocol::TCP),
+            )?;
+            if addr.is_ipv6() {
+                socket.set_only_v6(true)?;
+            }
+            socket.set_reuse_address(true)?;
+            socket.bind(&(*addr).into())?;
+            socket.listen(LISTEN_BACKLOG)?;
+            Ok::<_, io::Error>(TcpListener::from(socket))
+        })();
+        match attempt {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// A bound HTTP/1.1 server. [`Server::run`] serves until a [`ShutdownHandle`] (or a signal the
+/// binary wires to one) stops it.
+///
+/// # Examples
+///
+/// ```
+/// use lido::http::{Request, Response, StatusCode};
+///
+/// let server = lido::Server::builder()
+///     .listen("127.0.0.1:0")
+///     .bind(|_: &Request| Response::text(StatusCode::OK, "hello\n"))?;
+/// let handle = server.shutdown_handle();
+/// let addr = server.local_addr();
+/// let thread = std::thread::spawn(move || server.run());
+///
+/// use std::io::{Read, Write};
+/// let mut stream = std::net::TcpStream::connect(addr)?;
+/// stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+/// let mut response = String::new();
+/// stream.read_to_string(&mut response)?;
+/// assert!(response.starts_with("HTTP/1.1 200 OK\r\n"));
+/// assert!(response.ends_with("\r\n\r\nhello\n"));
+///
+/// handle.shutdown();
+/// thread.join().unwrap()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    reactor: Reactor,
+    pool: Arc<ThreadPool>,
+    local_addr: SocketAddr,
+}
+
+impl Server {
+    /// Returns a builder.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = lido::Server::builder().listen("127.0.0.1:0");
+    /// ```
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// The address the server listens on (with the real port when bound to port 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Request, Response, StatusCode};
+    ///
+    /// let server = lido::Server::builder()
+    ///     .listen("127.0.0.1:0")
+    ///     .bind(|_: &Request| Response::new(StatusCode::OK))?;
+    /// assert!(server.local_addr().ip().is_loopback());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that stops the server gracefully from any thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Request, Response, StatusCode};
+    ///
+    /// let server = lido::Server::builder()
+    ///     .listen("127.0.0.1:0")
+    ///     .bind(|_: &Request| Response::new(StatusCode::OK))?;
+    /// let handle = server.shutdown_handle();
+    /// handle.shutdown(); // before run: run returns at once
+    /// server.run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            stopper: self.reactor.stopper(),
+        }
+    }
+
+    /// Serves until shut down: then stops accepting, closes idle connections, lets in-flight
+    /// requests and responses finish (up to the drain timeout) and stops the workers.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Io`] if the poller fails.
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
+    pub fn run(self) -> Result<(), ServerError> {
+        tracing::info!(addr = %self.local_addr, "listening");
+        let result = self.reactor.run().map_err(ServerError::Io);
+        if !self.pool.shutdown_timeout(POOL_STOP_TIMEOUT) {
+            tracing::warn!("workers still busy after shutdown; leaving them behind");
+        }
+        result
+    }
+}
+
+/// Stops a [`Server`] gracefully. Cheap to clone and `Send`.
+///
+/// # Examples
+///
+/// See [`Server::shutdown_handle`].
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    stopper: Stopper,
+}
+
+impl ShutdownHandle {
+    /// Begins a graceful shutdown; [`Server::run`] returns when it is done.
+    ///
+    /// # Examples
+    ///
+    /// See [`Server::shutdown_handle`].
+    pub fn shutdown(&self) {
+        self.stopper.stop();
+    }
+}
