@@ -1,5 +1,6 @@
 //! Throughput: 1M empty jobs on 2 workers, lido-pool against the Rust book's
-//! `Arc<Mutex<mpsc::Receiver>>` pool (rebuilt below) and the `threadpool` crate.
+//! `Arc<Mutex<mpsc::Receiver>>` pool (rebuilt below) and the `threadpool` crate, with the bare
+//! crossbeam channel (no pool: no counters, no panic catching, no shutdown protocol) as the floor.
 //!
 //! Each iteration builds a 2-worker pool, submits 1,000,000 empty jobs from one thread and
 //! waits for all of them (graceful drop / join). After the criterion group, a short summary
@@ -13,6 +14,8 @@ use criterion::{Criterion, criterion_group};
 
 const JOBS: usize = 1_000_000;
 const WORKERS: usize = 2;
+/// lido-pool's default queue for 2 workers, used for the raw channel too.
+const CAP: usize = WORKERS * lido_pool::DEFAULT_QUEUE_PER_THREAD;
 
 /// The final listing of the book's chapter 21, minus its `println!`s.
 mod book {
@@ -102,10 +105,33 @@ fn run_threadpool() {
     pool.join();
 }
 
-const DESIGNS: [(&str, fn()); 3] = [
+/// The bare channel lido-pool is built on, with no pool around it: the floor.
+fn run_raw() {
+    let (tx, rx) = crossbeam_channel::bounded::<Box<dyn FnOnce() + Send>>(CAP);
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let rx = rx.clone();
+            std::thread::spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job()
+                }
+            })
+        })
+        .collect();
+    for _ in 0..JOBS {
+        tx.send(Box::new(|| black_box(()))).unwrap();
+    }
+    drop(tx);
+    for w in workers {
+        w.join().unwrap();
+    }
+}
+
+const DESIGNS: [(&str, fn()); 4] = [
     ("lido-pool", run_lido),
     ("book Mutex<Receiver>", run_book),
     ("threadpool crate", run_threadpool),
+    ("bare crossbeam channel", run_raw),
 ];
 
 fn bench(c: &mut Criterion) {
@@ -160,5 +186,3 @@ fn main() {
         summary();
     }
 }
-
-const CAP: usize = 131072;

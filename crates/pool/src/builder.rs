@@ -94,9 +94,8 @@ impl ThreadPoolBuilder {
         self
     }
 
-    /// Sets how many jobs may wait in the queue. By default,
-    /// [`DEFAULT_QUEUE_PER_THREAD`] × threads. With 0, a job is only accepted when a worker
-    /// is idle and takes it at once (`execute` waits for one; `try_execute` sheds).
+    /// Sets how many jobs may wait in the queue (at least 1; 0 is a [`BuildError`]). By
+    /// default, [`DEFAULT_QUEUE_PER_THREAD`] × threads.
     ///
     /// # Examples
     ///
@@ -175,7 +174,8 @@ impl ThreadPoolBuilder {
     ///
     /// # Errors
     ///
-    /// [`BuildError`] if `threads` is 0 or a thread cannot be spawned; threads already started
+    /// [`BuildError`] if `threads` or `queue_capacity` is 0, or a thread cannot be spawned;
+    /// threads already started
     /// are then stopped and joined.
     ///
     /// # Examples
@@ -194,13 +194,22 @@ impl ThreadPoolBuilder {
         let capacity = self
             .queue_capacity
             .unwrap_or_else(|| threads.saturating_mul(DEFAULT_QUEUE_PER_THREAD));
-        let (injector, stealer, stop) = queue::new(capacity);
+        if capacity == 0 {
+            return Err(BuildError::zero_capacity());
+        }
+        let (injector, stealer) = queue::new(capacity);
         let config = Config {
             thread_name: self.thread_name,
             stack_size: self.stack_size,
             panic_handler: self.panic_handler,
         };
-        let shared = Arc::new(Shared::new(threads, stealer, stop, config));
+        let shared = Arc::new(Shared::new(
+            threads,
+            capacity,
+            injector.clone(),
+            stealer,
+            config,
+        ));
         for index in 0..threads {
             match worker::spawn(&shared, index) {
                 Ok(handle) => shared.set_handle(index, handle),

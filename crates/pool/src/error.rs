@@ -26,6 +26,7 @@ pub struct BuildError {
 #[derive(Debug)]
 enum BuildErrorKind {
     ZeroThreads,
+    ZeroCapacity,
     Spawn(io::Error),
 }
 
@@ -33,6 +34,12 @@ impl BuildError {
     pub(crate) fn zero_threads() -> Self {
         Self {
             kind: BuildErrorKind::ZeroThreads,
+        }
+    }
+
+    pub(crate) fn zero_capacity() -> Self {
+        Self {
+            kind: BuildErrorKind::ZeroCapacity,
         }
     }
 
@@ -47,6 +54,9 @@ impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             BuildErrorKind::ZeroThreads => f.write_str("a thread pool needs at least one thread"),
+            BuildErrorKind::ZeroCapacity => {
+                f.write_str("a thread pool queue needs room for at least one job")
+            }
             BuildErrorKind::Spawn(_) => f.write_str("failed to spawn a worker thread"),
         }
     }
@@ -55,7 +65,7 @@ impl fmt::Display for BuildError {
 impl Error for BuildError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match &self.kind {
-            BuildErrorKind::ZeroThreads => None,
+            BuildErrorKind::ZeroThreads | BuildErrorKind::ZeroCapacity => None,
             BuildErrorKind::Spawn(err) => Some(err),
         }
     }

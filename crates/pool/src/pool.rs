@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::builder::ThreadPoolBuilder;
 use crate::error::{ExecuteError, TryExecuteError};
-use crate::queue::Injector;
+use crate::queue::{Injector, Job};
 use crate::shared::Shared;
 use crate::stats::{self, Stats};
 
@@ -121,12 +121,20 @@ impl ThreadPool {
             self.shared.reject();
             return Err(ExecuteError::ShutDown);
         }
-        // The receivers live in `shared`, which outlives this call: the send cannot fail.
-        match self.injector.push(Box::new(job)) {
-            Ok(()) => {
-                self.shared.sent();
+        let job: Job = Box::new(job);
+        let pushed = match self.injector.try_push(job) {
+            Ok(()) => Ok(()),
+            // Too small a queue for a low-water mark: hand over one job at a time.
+            Err(job) if self.capacity < 2 => self.injector.push(job),
+            Err(job) => {
+                self.shared
+                    .push_when_room(job, |job| self.injector.try_push(job));
                 Ok(())
             }
+        };
+        // The receivers live in `shared`, which outlives this call: the send cannot fail.
+        match pushed {
+            Ok(()) => Ok(()),
             Err(_) => {
                 self.shared.refused();
                 Err(ExecuteError::ShutDown)
@@ -169,10 +177,7 @@ impl ThreadPool {
             return Err(TryExecuteError::ShutDown(job));
         }
         match self.injector.try_push(Box::new(job)) {
-            Ok(()) => {
-                self.shared.sent();
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(task) => {
                 self.shared.refused();
                 self.shared.reject();
@@ -325,7 +330,7 @@ impl ThreadPool {
     /// assert_eq!(lido_pool::ThreadPool::new(1).queued(), 0);
     /// ```
     pub fn queued(&self) -> usize {
-        self.injector.len()
+        self.shared.queued()
     }
 
     /// Jobs that returned normally so far.
@@ -385,7 +390,7 @@ impl ThreadPool {
         Stats {
             threads: self.shared.alive(),
             active: usize::try_from(started.saturating_sub(finished)).unwrap_or(usize::MAX),
-            queued: self.injector.len(),
+            queued: self.shared.queued(),
             completed: finished.saturating_sub(panicked),
             panicked,
             rejected: self.shared.rejected(),

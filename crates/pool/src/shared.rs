@@ -4,36 +4,39 @@ use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
 
-use crate::queue::{Job, Stealer, StopSignal};
+use crate::queue::{Injector, Job, Stealer};
 use crate::stats::WorkerCounters;
 
 /// The user's panic handler.
 pub(crate) type PanicHandler = dyn Fn(Box<dyn Any + Send>) + Send + Sync;
 
-// `state` packs three fields into one word so that a submission costs two atomic operations on
-// one cache line that workers never write:
+// `state` packs two fields into one word so that a submission costs one atomic operation on
+// a cache line that workers never write:
 //
-//   bits 0..23   submitters between their check of CLOSED and the end of their send;
-//   bit  23      CLOSED: shutdown began;
-//   bits 24..64  jobs accepted so far, wrapping (pending = accepted - finished, modulo 2^40).
+//   bits 0..63  jobs accepted so far (wrapping; counted before the job is sent);
+//   bit  63     CLOSED: shutdown began.
+//
+// With per-worker `started` and `finished` counters this answers both "is every job done"
+// (`join`: accepted == finished) and "can another job still arrive" (the shutdown drain:
+// accepted == started, once CLOSED is set).
 
-/// One submitter in flight.
-const IN_FLIGHT: u64 = 1;
-/// Mask of the in-flight count.
-const IN_FLIGHT_MASK: u64 = (1 << 23) - 1;
-/// Set once shutdown began.
-const CLOSED: u64 = 1 << 23;
 /// One accepted job.
-const ACCEPTED: u64 = 1 << 24;
-/// Mask for the accepted count once shifted down (and for `pending`).
-const ACCEPTED_MASK: u64 = (1 << 40) - 1;
+const ACCEPTED: u64 = 1;
+/// Set once shutdown began.
+const CLOSED: u64 = 1 << 63;
+/// Mask of the accepted count (and of differences of counts).
+const COUNT_MASK: u64 = CLOSED - 1;
+
+/// Longest sleep of a blocked submitter or a joiner between two checks, should a wake-up ever
+/// be missed.
+const WAIT_SAFETY_NET: std::time::Duration = std::time::Duration::from_millis(50);
 
 thread_local! {
     /// The pool (by `Shared` address) whose worker this thread is; 0 elsewhere.
@@ -65,7 +68,13 @@ pub(crate) struct Shared {
     rejected: AtomicU64,
     pub(crate) slots: Box<[CachePadded<WorkerCounters>]>,
     pub(crate) stealer: Stealer,
-    stop: Mutex<Option<StopSignal>>,
+    /// Sends the wake-up tasks (shutdown, `join`).
+    injector: Injector,
+    /// Wake-up tasks in the queue.
+    wakes: AtomicUsize,
+    /// Set once shutdown began; read by workers after every job, written once, so it stays in
+    /// every core's cache.
+    closing: CachePadded<AtomicBool>,
     /// Threads in `join` (or in `shutdown`'s wait), so workers know to notify.
     waiters: AtomicUsize,
     /// Jobs of this pool that are themselves waiting in `join`; `join` does not wait for them.
@@ -73,6 +82,15 @@ pub(crate) struct Shared {
     wait_lock: Mutex<()>,
     wait_cv: Condvar,
     alive: AtomicUsize,
+    /// A submitter waits in `execute` for room in the queue; the first worker to find the queue
+    /// at the low-water mark clears it and wakes the waiters, the others stay out of the lock.
+    room_wanted: AtomicBool,
+    /// Blocked submitters are woken once the queue is down to this many jobs, not at every
+    /// free slot: one wake-up then lets a submitter queue many jobs, instead of a
+    /// sleep/wake-up pair per job.
+    low_water: usize,
+    room_lock: Mutex<()>,
+    room_cv: Condvar,
     pub(crate) handles: Mutex<Vec<Option<JoinHandle<()>>>>,
     pub(crate) config: Config,
 }
@@ -82,18 +100,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub(crate) fn new(threads: usize, stealer: Stealer, stop: StopSignal, config: Config) -> Self {
+    pub(crate) fn new(
+        threads: usize,
+        capacity: usize,
+        injector: Injector,
+        stealer: Stealer,
+        config: Config,
+    ) -> Self {
         Self {
             state: CachePadded::new(AtomicU64::new(0)),
             rejected: AtomicU64::new(0),
             slots: (0..threads).map(|_| CachePadded::default()).collect(),
             stealer,
-            stop: Mutex::new(Some(stop)),
+            injector,
+            wakes: AtomicUsize::new(0),
+            closing: CachePadded::new(AtomicBool::new(false)),
             waiters: AtomicUsize::new(0),
             joining_jobs: AtomicUsize::new(0),
             wait_lock: Mutex::new(()),
             wait_cv: Condvar::new(),
             alive: AtomicUsize::new(0),
+            room_wanted: AtomicBool::new(false),
+            low_water: capacity / 2,
+            room_lock: Mutex::new(()),
+            room_cv: Condvar::new(),
             handles: Mutex::new((0..threads).map(|_| None).collect()),
             config,
         }
@@ -113,25 +143,20 @@ impl Shared {
         CURRENT_POOL.with(|c| c.get()) == self.id()
     }
 
-    /// Starts a submission: `false` once shutdown began. On `true` the caller must call
-    /// [`Shared::sent`] or [`Shared::refused`].
+    /// Starts a submission: `false` once shutdown began. On `true` the caller must send the job
+    /// or call [`Shared::refused`].
     pub(crate) fn enter(&self) -> bool {
-        let prev = self.state.fetch_add(IN_FLIGHT + ACCEPTED, Ordering::SeqCst);
+        let prev = self.state.fetch_add(ACCEPTED, Ordering::SeqCst);
         if prev & CLOSED != 0 {
-            self.state.fetch_sub(IN_FLIGHT + ACCEPTED, Ordering::SeqCst);
+            self.state.fetch_sub(ACCEPTED, Ordering::SeqCst);
             return false;
         }
         true
     }
 
-    /// The job counted by `enter` is in the queue.
-    pub(crate) fn sent(&self) {
-        self.state.fetch_sub(IN_FLIGHT, Ordering::SeqCst);
-    }
-
     /// The job counted by `enter` was not queued after all.
     pub(crate) fn refused(&self) {
-        self.state.fetch_sub(IN_FLIGHT + ACCEPTED, Ordering::SeqCst);
+        self.state.fetch_sub(ACCEPTED, Ordering::SeqCst);
         self.notify_waiters();
     }
 
@@ -143,9 +168,13 @@ impl Shared {
         self.rejected.load(Ordering::Relaxed)
     }
 
-    /// No submitter is between its check of `CLOSED` and the end of its send.
-    pub(crate) fn no_submitters(&self) -> bool {
-        self.state.load(Ordering::SeqCst) & IN_FLIGHT_MASK == 0
+    /// Every accepted job has been started by some worker: once `CLOSED` is set, no job can
+    /// still arrive in the queue (a submitter counts its job before sending it). `started` is
+    /// summed first; it only grows and never passes `accepted`, so equality is exact.
+    pub(crate) fn all_started(&self) -> bool {
+        let started = crate::stats::started(self.slots.iter().map(|s| &**s));
+        let accepted = self.state.load(Ordering::SeqCst) & COUNT_MASK;
+        accepted.wrapping_sub(started) & COUNT_MASK == 0
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -155,11 +184,60 @@ impl Shared {
     /// Refuses new jobs and tells the workers to drain the queue and leave.
     pub(crate) fn close(&self) {
         self.state.fetch_or(CLOSED, Ordering::SeqCst);
-        drop(lock(&self.stop).take());
+        self.closing.store(true, Ordering::SeqCst);
+        self.wake(self.slots.len());
+    }
+
+    /// Queues one shutdown wake-up if there is room (see `Injector::wake`).
+    pub(crate) fn wake_one(&self) {
+        self.wake(1);
+    }
+
+    /// Queues up to `workers` wake-up tasks, counting them so that `queued` leaves them out.
+    fn wake(&self, workers: usize) {
+        // Counted before they can be taken, so the count never underflows.
+        self.wakes.fetch_add(workers, Ordering::SeqCst);
+        let sent = self.injector.wake(workers);
+        self.wakes.fetch_sub(workers - sent, Ordering::SeqCst);
+    }
+
+    /// A worker took a wake-up task.
+    pub(crate) fn took_wake(&self) {
+        self.wakes.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Jobs waiting in the queue, wake-up tasks left out.
+    pub(crate) fn queued(&self) -> usize {
+        let wakes = self.wakes.load(Ordering::SeqCst);
+        self.stealer.len().saturating_sub(wakes)
+    }
+
+    /// Shutdown began (cheap: a read-mostly line).
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// After every job (or wake-up): if a thread waits in `join`, let it recheck. Costs one
+    /// load of a read-mostly line when nobody joins. A worker that misses a joiner that just
+    /// arrived is parked or busy: `join` wakes parked workers with wake-up tasks, and a busy
+    /// worker comes back here after its job.
+    pub(crate) fn after_job(&self) {
+        if self.waiters.load(Ordering::Relaxed) != 0 {
+            std::sync::atomic::fence(Ordering::SeqCst);
+            self.notify_waiters();
+        }
     }
 
     /// Runs one job on worker `index`, catching a panic.
     pub(crate) fn run(&self, index: usize, job: Job) {
+        // Taking `job` made room: wake blocked submitters once the queue is low enough.
+        if self.room_wanted.load(Ordering::SeqCst)
+            && self.stealer.len() <= self.low_water
+            && self.room_wanted.swap(false, Ordering::SeqCst)
+        {
+            let _guard = lock(&self.room_lock);
+            self.room_cv.notify_all();
+        }
         let counters = &self.slots[index];
         counters.start();
         let result = catch_unwind(AssertUnwindSafe(|| job.run()));
@@ -168,7 +246,6 @@ impl Shared {
             self.on_panic(payload);
         }
         counters.finish(panicked);
-        self.notify_waiters();
     }
 
     fn on_panic(&self, payload: Box<dyn Any + Send>) {
@@ -186,8 +263,8 @@ impl Shared {
     /// before `accepted` is read, and a job is counted as accepted before it is sent.
     fn pending(&self) -> u64 {
         let finished = crate::stats::finished(self.slots.iter().map(|s| &**s));
-        let accepted = self.state.load(Ordering::SeqCst) >> 24;
-        accepted.wrapping_sub(finished) & ACCEPTED_MASK
+        let accepted = self.state.load(Ordering::SeqCst) & COUNT_MASK;
+        accepted.wrapping_sub(finished) & COUNT_MASK
     }
 
     fn notify_waiters(&self) {
@@ -195,6 +272,32 @@ impl Shared {
             let _guard = lock(&self.wait_lock);
             self.wait_cv.notify_all();
         }
+    }
+
+    /// Calls `try_push` until it succeeds, sleeping between attempts until a worker has
+    /// drained the queue to the low-water mark.
+    pub(crate) fn push_when_room<T>(
+        &self,
+        mut item: T,
+        mut try_push: impl FnMut(T) -> Result<(), T>,
+    ) {
+        let mut guard = lock(&self.room_lock);
+        loop {
+            // Announced before the attempt, and workers notify under `room_lock`: a slot freed
+            // after a failed attempt always brings a notification.
+            self.room_wanted.store(true, Ordering::SeqCst);
+            match try_push(item) {
+                Ok(()) => break,
+                Err(back) => item = back,
+            }
+            // The timeout is a safety net only; the notification is what wakes us.
+            guard = self
+                .room_cv
+                .wait_timeout(guard, WAIT_SAFETY_NET)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        drop(guard);
     }
 
     /// Waits until every job is done but those (of this pool) that are themselves in `join`.
@@ -209,10 +312,15 @@ impl Shared {
         }
         let mut guard = lock(&self.wait_lock);
         while self.pending() > self.joining_jobs.load(Ordering::SeqCst) as u64 {
+            // Parked workers learn of us from a wake-up task (a receive synchronises with the
+            // send, so they see `waiters`); busy ones after their job. The timeout is a safety
+            // net only.
+            self.wake(self.slots.len());
             guard = self
                 .wait_cv
-                .wait(guard)
-                .unwrap_or_else(PoisonError::into_inner);
+                .wait_timeout(guard, WAIT_SAFETY_NET)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
         drop(guard);
         self.waiters.fetch_sub(1, Ordering::SeqCst);
@@ -230,7 +338,14 @@ impl Shared {
     }
 
     pub(crate) fn worker_exited(&self) {
-        self.alive.fetch_sub(1, Ordering::SeqCst);
+        if self.alive.fetch_sub(1, Ordering::SeqCst) == 1 && self.is_closing() {
+            // The last worker out: every other worker sent its wake-up before leaving, so
+            // whatever is left is wake-ups (the drain ran every job); do not count them queued.
+            while let Some(task) = self.stealer.try_take() {
+                debug_assert!(task.is_wake(), "a job was left behind at shutdown");
+                self.took_wake();
+            }
+        }
         let _guard = lock(&self.wait_lock);
         self.wait_cv.notify_all();
     }
@@ -247,8 +362,10 @@ impl Shared {
                 None => {
                     guard = self
                         .wait_cv
-                        .wait(guard)
-                        .unwrap_or_else(PoisonError::into_inner);
+                        .wait_timeout(guard, WAIT_SAFETY_NET)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                    self.wake(self.alive());
                 }
                 Some(deadline) => {
                     let now = Instant::now();
@@ -257,9 +374,10 @@ impl Shared {
                     }
                     guard = self
                         .wait_cv
-                        .wait_timeout(guard, deadline - now)
+                        .wait_timeout(guard, (deadline - now).min(WAIT_SAFETY_NET))
                         .unwrap_or_else(PoisonError::into_inner)
                         .0;
+                    self.wake(self.alive());
                 }
             }
         };

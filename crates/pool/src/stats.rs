@@ -61,9 +61,7 @@ impl WorkerCounters {
         if panicked {
             bump(&self.panicked, Ordering::Release);
         }
-        // SeqCst: a `join`er announces itself and then reads this; the worker stores this and
-        // then reads whether anyone waits. One of the two must see the other.
-        bump(&self.finished, Ordering::SeqCst);
+        bump(&self.finished, Ordering::Release);
     }
 }
 
@@ -83,5 +81,12 @@ pub(crate) fn sum<'a>(slots: impl Iterator<Item = &'a WorkerCounters> + Clone) -
 pub(crate) fn finished<'a>(slots: impl Iterator<Item = &'a WorkerCounters>) -> u64 {
     slots.fold(0u64, |sum, s| {
         sum.wrapping_add(s.finished.load(Ordering::SeqCst))
+    })
+}
+
+/// Jobs started on every worker, wrapping.
+pub(crate) fn started<'a>(slots: impl Iterator<Item = &'a WorkerCounters>) -> u64 {
+    slots.fold(0u64, |sum, s| {
+        sum.wrapping_add(s.started.load(Ordering::SeqCst))
     })
 }

@@ -4,7 +4,6 @@ use std::io;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use crate::queue::Taken;
 use crate::shared::Shared;
 
 /// Starts worker `index` (with `thread::Builder`, so failure is an error, not a panic).
@@ -27,23 +26,42 @@ fn run(shared: Arc<Shared>, index: usize) {
         shared: &shared,
         index,
     };
-    while let Taken::Job(job) = shared.stealer.take() {
-        shared.run(index, job);
+    while !shared.is_closing() {
+        let Some(job) = shared.stealer.take() else {
+            break;
+        };
+        if job.is_wake() {
+            shared.took_wake();
+        } else {
+            shared.run(index, job);
+        }
+        shared.after_job();
     }
     // Shutdown began: run what is queued. A submitter that passed the CLOSED check before it was
-    // set may still be sending, so leave only once none is in flight and the queue is empty.
+    // set may still be sending, so leave only once every accepted job has been started.
     loop {
         if let Some(job) = shared.stealer.try_take() {
-            shared.run(index, job);
-        } else if shared.no_submitters() {
-            while let Some(job) = shared.stealer.try_take() {
+            if job.is_wake() {
+                shared.took_wake();
+            } else {
                 shared.run(index, job);
+            }
+        } else if shared.all_started() {
+            while let Some(job) = shared.stealer.try_take() {
+                if job.is_wake() {
+                    shared.took_wake();
+                } else {
+                    shared.run(index, job);
+                }
             }
             break;
         } else {
             thread::yield_now();
         }
     }
+    // The shutdown wake-ups may have been taken by workers that were not parked (and skipped
+    // while draining): pass one on, so a worker still parked wakes and leaves too.
+    shared.wake_one();
     drop(sentinel);
 }
 
