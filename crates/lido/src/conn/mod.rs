@@ -16,6 +16,9 @@ use crate::http::{
 };
 use crate::transport::Transport;
 
+/// Below this many buffered bytes the reactor parses a partial head on every arrival, to
+/// answer malformed input at once; above it, only when a line ends.
+const EAGER_PARSE_LIMIT: usize = 1024;
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 * 1024;
 /// Requests served in one dispatch before the connection goes to the back of the queue, so a
@@ -190,9 +193,21 @@ impl<S: Transport> Conn<S> {
 
     /// Refuses the connection because the pool is saturated: `503` with `Retry-After`, then
     /// close. Runs on the reactor thread, so it only ever makes non-blocking calls.
+    ///
+    /// A response already being written is not cut: the reactor writes what the socket takes
+    /// (no handler runs here) and parks the connection again.
     pub(crate) fn shed(&mut self, ctx: &Ctx, now: Instant) -> Outcome {
-        if matches!(self.state, State::Linger { .. } | State::Closed) {
-            return self.drive(ctx, now);
+        match self.state {
+            State::Linger { .. } | State::Closed => return self.drive(ctx, now),
+            State::Write => {
+                let mut budget = u32::MAX;
+                return match self.write(ctx, &mut budget) {
+                    Step::Park(outcome) => outcome,
+                    // Written: back to reading (or lingering), which the reactor may do itself.
+                    Step::Continue => self.on_readable(now),
+                };
+            }
+            State::Head | State::Body(_) | State::Ready(_) => {}
         }
         self.out.clear();
         self.out_pos = 0;
@@ -216,8 +231,8 @@ impl<S: Transport> Conn<S> {
             let step = match self.state {
                 State::Head => self.read_head(ctx, now),
                 State::Body(_) => self.read_body(now),
-                State::Ready(_) => self.run_ready(ctx, now),
-                State::Write => self.write(ctx, now, &mut budget),
+                State::Ready(_) => self.run_ready(ctx),
+                State::Write => self.write(ctx, &mut budget),
                 State::Linger { .. } => self.linger(),
                 State::Closed => Step::Park(Outcome::Close),
             };
@@ -261,11 +276,11 @@ impl<S: Transport> Conn<S> {
 
     fn start_request(&mut self, head: RequestHead, ctx: &Ctx, now: Instant) -> Step {
         let decoder = match head.framing {
-            BodyFraming::None => return self.respond(head, Vec::new(), ctx, now),
+            BodyFraming::None => return self.respond(head, Vec::new(), ctx),
             BodyFraming::Length(len) if len > ctx.config.max_body => {
                 return self.fail(StatusCode::PAYLOAD_TOO_LARGE, now);
             }
-            BodyFraming::Length(0) => return self.respond(head, Vec::new(), ctx, now),
+            BodyFraming::Length(0) => return self.respond(head, Vec::new(), ctx),
             BodyFraming::Length(len) => BodyDecoder::Length { remaining: len },
             BodyFraming::Chunked => BodyDecoder::Chunked(ChunkedDecoder::new(ctx.config.max_body)),
         };
@@ -342,11 +357,11 @@ impl<S: Transport> Conn<S> {
         }
     }
 
-    fn run_ready(&mut self, ctx: &Ctx, now: Instant) -> Step {
+    fn run_ready(&mut self, ctx: &Ctx) -> Step {
         match std::mem::replace(&mut self.state, State::Head) {
             State::Ready(state) => {
                 let BodyState { head, body, .. } = *state;
-                self.respond(head, body, ctx, now)
+                self.respond(head, body, ctx)
             }
             other => {
                 self.state = other;
@@ -409,19 +424,26 @@ impl<S: Transport> Conn<S> {
 
     /// Whether `input` holds a whole head, or enough to know it is too long: then the worker's
     /// parse has a definite answer. Scans only bytes not scanned before.
+    ///
+    /// A head that is already malformed is also "ready" (the worker answers the error): the
+    /// reactor parses it on every arrival while it is short, then only when a line ends, so a
+    /// client trickling bytes costs at most one parse per line.
     fn head_ready(&mut self) -> bool {
-        let from = self.scanned.saturating_sub(3);
-        let tail = &self.input[from..];
+        let len = self.input.len();
+        let from = self.scanned.min(len);
+        let new_line = self.input[from..].contains(&b'\n');
+        let tail = &self.input[from.saturating_sub(3)..];
         let found =
             tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n");
-        self.scanned = self.input.len();
-        found
-            || self.input.len() > MAX_HEAD
-            || (self.input.len() > MAX_REQUEST_LINE && !self.input.contains(&b'\n'))
+        self.scanned = len;
+        if found || len > MAX_HEAD || (len > MAX_REQUEST_LINE && !self.input.contains(&b'\n')) {
+            return true;
+        }
+        (len <= EAGER_PARSE_LIMIT || new_line) && parse_head(&self.input).is_err()
     }
 
     /// Runs the handler and queues its response.
-    fn respond(&mut self, head: RequestHead, body: Vec<u8>, ctx: &Ctx, now: Instant) -> Step {
+    fn respond(&mut self, head: RequestHead, body: Vec<u8>, ctx: &Ctx) -> Step {
         let RequestHead {
             mut request,
             keep_alive,
@@ -451,7 +473,8 @@ impl<S: Transport> Conn<S> {
             After::Close
         };
         self.state = State::Write;
-        self.since = now;
+        // The write deadline counts from now, not from before the handler ran.
+        self.since = Instant::now();
         Step::Continue
     }
 
@@ -489,7 +512,8 @@ impl<S: Transport> Conn<S> {
         Step::Continue
     }
 
-    fn write(&mut self, ctx: &Ctx, now: Instant, budget: &mut u32) -> Step {
+    /// Writes the response; every write that makes progress restarts the write deadline.
+    fn write(&mut self, ctx: &Ctx, budget: &mut u32) -> Step {
         match self.flush_out() {
             Ok(()) => {}
             Err(Wait::Write) => return Step::Park(Outcome::Write),
@@ -509,7 +533,7 @@ impl<S: Transport> Conn<S> {
                     Ok(n) => {
                         body.offset += n as u64;
                         body.remaining -= n as u64;
-                        self.since = now;
+                        self.since = Instant::now();
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
                         return Step::Park(Outcome::Write);
@@ -525,6 +549,7 @@ impl<S: Transport> Conn<S> {
         }
         self.out.clear();
         self.out_pos = 0;
+        let now = Instant::now();
         match self.after {
             After::Close => {
                 // FIN after the response; discard what the client still sends so that it reads
@@ -575,7 +600,10 @@ impl<S: Transport> Conn<S> {
         while self.out_pos < self.out.len() {
             match self.stream.write(&self.out[self.out_pos..]) {
                 Ok(0) => return Err(Wait::Closed),
-                Ok(n) => self.out_pos += n,
+                Ok(n) => {
+                    self.out_pos += n;
+                    self.since = Instant::now();
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Err(Wait::Write),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
