@@ -66,6 +66,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let files = StaticFiles::new(&cli.root)

@@ -1,0 +1,225 @@
+//! Reading: request heads and bodies, on a worker or (for partial input) on the reactor.
+
+use std::io::ErrorKind;
+use std::time::Instant;
+
+use super::{
+    BodyDecoder, BodyState, CONTINUE, Conn, Ctx, EAGER_PARSE_LIMIT, Outcome, READ_CHUNK, State,
+    Step, Wait, log_io,
+};
+use crate::http::{
+    BodyFraming, ChunkedDecoder, MAX_HEAD, MAX_REQUEST_LINE, ParseError, RequestHead, StatusCode,
+    parse_head,
+};
+use crate::transport::Transport;
+
+impl<S: Transport> Conn<S> {
+    pub(super) fn read_head(&mut self, ctx: &Ctx, now: Instant) -> Step {
+        if !self.input.is_empty() {
+            self.note_input(now);
+            match parse_head(&self.input) {
+                Ok(Some((head, consumed))) => {
+                    self.input.drain(..consumed);
+                    self.scanned = 0;
+                    return self.start_request(head, ctx, now);
+                }
+                Ok(None) => {}
+                Err(err) => return self.reject_parse(err, now),
+            }
+        }
+        match self.fill() {
+            Ok(0) => Step::Park(Outcome::Close),
+            Ok(_) => Step::Continue,
+            Err(Wait::Read) => Step::Park(Outcome::Read),
+            Err(Wait::Write | Wait::Closed) => Step::Park(Outcome::Close),
+        }
+    }
+
+    pub(super) fn reject_parse(&mut self, err: ParseError, now: Instant) -> Step {
+        tracing::debug!(error = %err, "rejected request head");
+        self.fail(err.status(), now)
+    }
+
+    pub(super) fn start_request(&mut self, head: RequestHead, ctx: &Ctx, now: Instant) -> Step {
+        let decoder = match head.framing {
+            BodyFraming::None => return self.respond(head, Vec::new(), ctx),
+            BodyFraming::Length(len) if len > ctx.config.max_body => {
+                return self.fail(StatusCode::PAYLOAD_TOO_LARGE, now);
+            }
+            BodyFraming::Length(0) => return self.respond(head, Vec::new(), ctx),
+            BodyFraming::Length(len) => BodyDecoder::Length { remaining: len },
+            BodyFraming::Chunked => BodyDecoder::Chunked(ChunkedDecoder::new(ctx.config.max_body)),
+        };
+        if head.expect_continue && self.input.is_empty() {
+            self.out.extend_from_slice(CONTINUE);
+        }
+        self.since = now;
+        self.state = State::Body(Box::new(BodyState {
+            head,
+            body: Vec::new(),
+            decoder,
+        }));
+        Step::Continue
+    }
+
+    pub(super) fn read_body(&mut self, now: Instant) -> Step {
+        // A pending `100 Continue` goes out before we wait for the body it asks for.
+        match self.flush_out() {
+            Ok(()) => {}
+            Err(Wait::Write) => return Step::Park(Outcome::Write),
+            Err(Wait::Read | Wait::Closed) => return Step::Park(Outcome::Close),
+        }
+        if self.feed_body(now) {
+            return Step::Continue;
+        }
+        match self.fill() {
+            Ok(0) => Step::Park(Outcome::Close),
+            Ok(_) => {
+                self.since = now;
+                Step::Continue
+            }
+            Err(Wait::Read) => Step::Park(Outcome::Read),
+            Err(Wait::Write | Wait::Closed) => Step::Park(Outcome::Close),
+        }
+    }
+
+    /// Moves buffered input into the body. `true` if the state changed: the body is complete
+    /// (`Ready`) or invalid (an error response is queued).
+    pub(super) fn feed_body(&mut self, now: Instant) -> bool {
+        let State::Body(state) = &mut self.state else {
+            return false;
+        };
+        let outcome = match &mut state.decoder {
+            BodyDecoder::Length { remaining } => {
+                let take = usize::try_from(*remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(self.input.len());
+                state.body.extend_from_slice(&self.input[..take]);
+                self.input.drain(..take);
+                *remaining -= take as u64;
+                Ok(*remaining == 0)
+            }
+            BodyDecoder::Chunked(decoder) => {
+                decoder.decode(&self.input, &mut state.body).map(|decoded| {
+                    self.input.drain(..decoded.consumed);
+                    decoded.done
+                })
+            }
+        };
+        self.scanned = 0;
+        match outcome {
+            Ok(false) => false,
+            Ok(true) => {
+                if let State::Body(state) = std::mem::replace(&mut self.state, State::Head) {
+                    self.state = State::Ready(state);
+                }
+                true
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, "rejected request body");
+                let _ = self.fail(err.status(), now);
+                true
+            }
+        }
+    }
+
+    /// Called on the reactor thread when the socket is readable: reads what is there and says
+    /// whether a worker is needed. Partial heads and bodies stay here, so slow or stalled
+    /// clients never take a worker or a queue slot.
+    pub(crate) fn on_readable(&mut self, now: Instant) -> Outcome {
+        loop {
+            match self.state {
+                State::Head => {
+                    if !self.input.is_empty() {
+                        self.note_input(now);
+                        if self.head_ready() {
+                            return Outcome::Work;
+                        }
+                    }
+                }
+                State::Body(_) => {
+                    if self.feed_body(now) {
+                        return Outcome::Work;
+                    }
+                }
+                State::Ready(_) => return Outcome::Work,
+                State::Write => return Outcome::Write,
+                State::Linger { .. } | State::Closed => {
+                    return match self.linger() {
+                        Step::Park(outcome) => outcome,
+                        Step::Continue => Outcome::Read,
+                    };
+                }
+            }
+            match self.fill() {
+                Ok(0) => return Outcome::Close,
+                Ok(_) => {
+                    if matches!(self.state, State::Body(_)) {
+                        self.since = now;
+                    }
+                }
+                Err(Wait::Read) => return Outcome::Read,
+                Err(Wait::Write | Wait::Closed) => return Outcome::Close,
+            }
+        }
+    }
+
+    /// The first byte of a head starts its deadline (for a keep-alive connection; a new
+    /// connection's first head counts from the accept).
+    pub(super) fn note_input(&mut self, now: Instant) {
+        if !self.head_started {
+            self.head_started = true;
+            if self.served > 0 {
+                self.since = now;
+            }
+        }
+    }
+
+    /// Whether `input` holds a whole head, or enough to know it is too long: then the worker's
+    /// parse has a definite answer. Scans only bytes not scanned before.
+    ///
+    /// A head that is already malformed is also "ready" (the worker answers the error): the
+    /// reactor parses it on every arrival while it is short, then only when a line ends, so a
+    /// client trickling bytes costs at most one parse per line.
+    pub(super) fn head_ready(&mut self) -> bool {
+        let len = self.input.len();
+        let from = self.scanned.min(len);
+        let new_line = self.input[from..].contains(&b'\n');
+        let tail = &self.input[from.saturating_sub(3)..];
+        let found =
+            tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n");
+        self.scanned = len;
+        if found || len > MAX_HEAD || (len > MAX_REQUEST_LINE && !self.input.contains(&b'\n')) {
+            return true;
+        }
+        (len <= EAGER_PARSE_LIMIT || new_line) && parse_head(&self.input).is_err()
+    }
+
+    /// Reads once into `input`. `Ok(0)` is end of stream.
+    pub(super) fn fill(&mut self) -> Result<usize, Wait> {
+        // `parse_head` rejects a head longer than MAX_HEAD, and bodies are consumed as they
+        // arrive, so `input` stays near MAX_HEAD + READ_CHUNK.
+        if self.input.len() > MAX_HEAD + READ_CHUNK {
+            return Err(Wait::Closed);
+        }
+        let start = self.input.len();
+        self.input.resize(start + READ_CHUNK, 0);
+        loop {
+            match self.stream.read(&mut self.input[start..]) {
+                Ok(n) => {
+                    self.input.truncate(start + n);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.input.truncate(start);
+                    if e.kind() == ErrorKind::WouldBlock {
+                        return Err(Wait::Read);
+                    }
+                    log_io(&e);
+                    return Err(Wait::Closed);
+                }
+            }
+        }
+    }
+}

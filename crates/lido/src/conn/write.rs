@@ -1,0 +1,206 @@
+//! Answering: run the handler, encode the response, write it (bytes, then a file region),
+//! then keep the connection alive or close it with a lingering read.
+
+use std::io::ErrorKind;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+use super::{
+    After, BodyState, Conn, Ctx, FILE_CHUNK, FileBody, MAX_LINGER_BYTES, Outcome, State, Step,
+    Wait, log_io,
+};
+use crate::handler::error_response;
+use crate::http::{Body, Method, RequestHead, Response, StatusCode, Version, with_date};
+use crate::transport::Transport;
+
+impl<S: Transport> Conn<S> {
+    pub(super) fn run_ready(&mut self, ctx: &Ctx) -> Step {
+        match std::mem::replace(&mut self.state, State::Head) {
+            State::Ready(state) => {
+                let BodyState { head, body, .. } = *state;
+                self.respond(head, body, ctx)
+            }
+            other => {
+                self.state = other;
+                Step::Park(Outcome::Close)
+            }
+        }
+    }
+
+    /// Runs the handler and queues its response.
+    pub(super) fn respond(&mut self, head: RequestHead, body: Vec<u8>, ctx: &Ctx) -> Step {
+        let RequestHead {
+            mut request,
+            keep_alive,
+            ..
+        } = head;
+        request.set_body(body);
+        let method = request.method();
+        let version = request.version();
+        let mut keep_alive = keep_alive
+            && self.served + 1 < ctx.config.max_requests_per_connection
+            && !ctx.draining();
+        let response = match catch_unwind(AssertUnwindSafe(|| ctx.handler.handle(&request))) {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::error!(target = request.target(), "handler panicked");
+                keep_alive = false;
+                error_response(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        };
+        if response.closes_connection() {
+            keep_alive = false;
+        }
+        self.push_response(response, version, keep_alive, method == Method::Head);
+        self.after = if keep_alive {
+            After::KeepAlive
+        } else {
+            After::Close
+        };
+        self.state = State::Write;
+        // The write deadline counts from now, not from before the handler ran.
+        self.since = Instant::now();
+        Step::Continue
+    }
+
+    /// Encodes `response` into `out` (and `file`).
+    pub(super) fn push_response(
+        &mut self,
+        mut response: Response,
+        version: Version,
+        keep_alive: bool,
+        head_only: bool,
+    ) {
+        with_date(|date| response.encode_head(version, keep_alive, date, &mut self.out));
+        let bodiless =
+            head_only || response.status().is_bodiless() || response.status().is_informational();
+        match response.take_body() {
+            _ if bodiless => {}
+            Body::Empty => {}
+            Body::Bytes(bytes) => self.out.extend_from_slice(&bytes),
+            Body::File { file, offset, len } => {
+                self.file = Some(FileBody {
+                    file,
+                    offset,
+                    remaining: len,
+                })
+            }
+        }
+    }
+
+    /// Queues an error response and closes after it.
+    pub(super) fn fail(&mut self, status: StatusCode, now: Instant) -> Step {
+        self.push_response(error_response(status), Version::Http11, false, false);
+        self.after = After::Close;
+        self.state = State::Write;
+        self.since = now;
+        Step::Continue
+    }
+
+    /// Writes the response; every write that makes progress restarts the write deadline.
+    pub(super) fn write(&mut self, ctx: &Ctx, budget: &mut u32) -> Step {
+        match self.flush_out() {
+            Ok(()) => {}
+            Err(Wait::Write) => return Step::Park(Outcome::Write),
+            Err(Wait::Read | Wait::Closed) => return Step::Park(Outcome::Close),
+        }
+        if let Some(body) = &mut self.file {
+            while body.remaining > 0 {
+                let len = usize::try_from(body.remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(FILE_CHUNK);
+                match self.stream.send_file(&body.file, body.offset, len) {
+                    Ok(0) => {
+                        // The file shrank under us: the response cannot be completed.
+                        tracing::debug!("file ended early; closing the connection");
+                        return Step::Park(Outcome::Close);
+                    }
+                    Ok(n) => {
+                        body.offset += n as u64;
+                        body.remaining -= n as u64;
+                        self.since = Instant::now();
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        return Step::Park(Outcome::Write);
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        log_io(&e);
+                        return Step::Park(Outcome::Close);
+                    }
+                }
+            }
+            self.file = None;
+        }
+        self.out.clear();
+        self.out_pos = 0;
+        let now = Instant::now();
+        match self.after {
+            After::Close => {
+                // FIN after the response; discard what the client still sends so that it reads
+                // our answer rather than a reset.
+                let _ = self.stream.shutdown_write();
+                self.state = State::Linger { discarded: 0 };
+                self.since = now;
+                Step::Continue
+            }
+            After::KeepAlive => {
+                self.served += 1;
+                self.state = State::Head;
+                self.head_started = false;
+                self.since = now;
+                *budget = budget.saturating_sub(1);
+                if *budget == 0 {
+                    Step::Park(Outcome::Work)
+                } else if ctx.draining() && self.input.is_empty() {
+                    Step::Park(Outcome::Close)
+                } else {
+                    Step::Continue
+                }
+            }
+        }
+    }
+
+    pub(super) fn linger(&mut self) -> Step {
+        let mut scratch = [0u8; 4096];
+        loop {
+            let State::Linger { discarded } = &mut self.state else {
+                return Step::Park(Outcome::Close);
+            };
+            if *discarded >= MAX_LINGER_BYTES {
+                return Step::Park(Outcome::Close);
+            }
+            match self.stream.read(&mut scratch) {
+                Ok(0) => return Step::Park(Outcome::Close),
+                Ok(n) => *discarded += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Step::Park(Outcome::Read),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return Step::Park(Outcome::Close),
+            }
+        }
+    }
+
+    /// Writes `out` from `out_pos` until done or the socket is full.
+    pub(super) fn flush_out(&mut self) -> Result<(), Wait> {
+        while self.out_pos < self.out.len() {
+            match self.stream.write(&self.out[self.out_pos..]) {
+                Ok(0) => return Err(Wait::Closed),
+                Ok(n) => {
+                    self.out_pos += n;
+                    self.since = Instant::now();
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Err(Wait::Write),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log_io(&e);
+                    return Err(Wait::Closed);
+                }
+            }
+        }
+        if self.file.is_none() {
+            self.out.clear();
+            self.out_pos = 0;
+        }
+        Ok(())
+    }
+}
