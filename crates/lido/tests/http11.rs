@@ -762,3 +762,33 @@ fn max_connections_defers_new_connections_until_one_closes() {
     let reply = read_response(&mut second);
     assert_eq!(reply.body_text(), "path=/second");
 }
+
+#[test]
+fn serves_on_ipv6_loopback() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: no IPv6 loopback on this machine");
+        return;
+    }
+    let server = lido::Server::builder()
+        .listen("[::1]:0")
+        .threads(1)
+        .bind(|_: &Request| Response::text(StatusCode::OK, "six"))
+        .unwrap();
+    let addr = server.local_addr();
+    assert!(addr.is_ipv6());
+    let handle = server.shutdown_handle();
+    let thread = std::thread::spawn(move || server.run());
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+    assert!(reply.ends_with("six"));
+    handle.shutdown();
+    thread.join().unwrap().unwrap();
+}

@@ -168,8 +168,13 @@ impl<S: Transport> Conn<S> {
     }
 
     /// `true` between requests, with nothing buffered: safe to close on shutdown.
+    /// Lingering after a complete answer counts too: nothing is owed to the client.
     pub(crate) fn is_idle(&self) -> bool {
-        matches!(self.state, State::Head) && self.input.is_empty() && self.out_pos >= self.out.len()
+        match self.state {
+            State::Head => self.input.is_empty() && self.out_pos >= self.out.len(),
+            State::Linger { .. } | State::Closed => true,
+            State::Body(_) | State::Ready(_) | State::Write => false,
+        }
     }
 
     /// The deadline passed: answer `408` if a request was under way, then close.
