@@ -35,6 +35,7 @@
 mod config;
 mod conn;
 mod error;
+mod exchange;
 mod files;
 mod handler;
 pub mod http;
@@ -49,6 +50,7 @@ pub use config::{
     DEFAULT_MAX_REQUESTS_PER_CONNECTION, DEFAULT_WRITE_TIMEOUT,
 };
 pub use error::ServerError;
+pub use exchange::Exchange;
 pub use files::{ResolveError, StaticFiles, resolve};
 pub use handler::{Handler, method_not_allowed};
 pub use server::{Server, ServerBuilder, ShutdownHandle};

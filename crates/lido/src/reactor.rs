@@ -263,7 +263,7 @@ impl Reactor {
             return;
         }
         let now = Instant::now();
-        let conn = Box::new(Conn::new(stream, now));
+        let conn = Box::new(Conn::new(stream, Some(peer), now));
         let deadline = conn.deadline(&self.ctx.config);
         entry.insert(Entry::Parked {
             conn,
@@ -306,7 +306,7 @@ impl Reactor {
         else {
             return;
         };
-        let outcome = conn.on_readable(Instant::now());
+        let outcome = conn.on_readable(&self.ctx, Instant::now());
         match outcome {
             Outcome::Close => self.close(index, None),
             Outcome::Work => self.dispatch(index),

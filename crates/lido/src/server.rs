@@ -13,6 +13,7 @@ use lido_pool::ThreadPool;
 use crate::config::Config;
 use crate::conn::Ctx;
 use crate::error::ServerError;
+use crate::exchange::{Exchange, ResponseHook};
 use crate::handler::Handler;
 use crate::reactor::{Reactor, Stopper};
 
@@ -36,13 +37,26 @@ const POOL_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// assert_ne!(server.local_addr().port(), 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use = "a builder does nothing until bind() is called"]
 pub struct ServerBuilder {
     listen: String,
     threads: Option<usize>,
     queue_capacity: Option<usize>,
     config: Config,
+    on_response: Option<Arc<ResponseHook>>,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("listen", &self.listen)
+            .field("threads", &self.threads)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("config", &self.config)
+            .field("on_response", &self.on_response.is_some())
+            .finish()
+    }
 }
 
 impl Default for ServerBuilder {
@@ -52,6 +66,7 @@ impl Default for ServerBuilder {
             threads: None,
             queue_capacity: None,
             config: Config::default(),
+            on_response: None,
         }
     }
 }
@@ -178,6 +193,24 @@ impl ServerBuilder {
         self
     }
 
+    /// Sets a function called on the worker for every response, with what an access log
+    /// needs (see [`Exchange`]). By default there is none. It runs before the response is
+    /// written, so it should be quick (buffer, do not block on the network).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = lido::Server::builder()
+    ///     .on_response(|x: &lido::Exchange<'_>| eprintln!("{} {}", x.status, x.body_bytes));
+    /// ```
+    pub fn on_response<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&Exchange<'_>) + Send + Sync + 'static,
+    {
+        self.on_response = Some(Arc::new(hook));
+        self
+    }
+
     /// Binds the listener and starts the worker pool; [`Server::run`] then serves.
     ///
     /// # Errors
@@ -218,6 +251,7 @@ impl ServerBuilder {
         let pool = Arc::new(pool.build().map_err(ServerError::Pool)?);
         let ctx = Arc::new(Ctx {
             handler: Box::new(handler),
+            on_response: self.on_response,
             config: self.config,
             draining: AtomicBool::new(false),
         });

@@ -90,6 +90,8 @@ struct FileBody {
 /// Shared by every connection of a server.
 pub(crate) struct Ctx {
     pub(crate) handler: Box<dyn Handler>,
+    /// Called for every response (access logs).
+    pub(crate) on_response: Option<std::sync::Arc<crate::exchange::ResponseHook>>,
     pub(crate) config: Config,
     /// Set once graceful shutdown began: responses carry `Connection: close`.
     pub(crate) draining: std::sync::atomic::AtomicBool,
@@ -114,6 +116,8 @@ impl Ctx {
 #[derive(Debug)]
 pub(crate) struct Conn<S> {
     stream: S,
+    /// The client's address, for access logs.
+    peer: Option<std::net::SocketAddr>,
     state: State,
     /// Bytes read and not yet consumed (a partial head, body bytes, pipelined requests).
     input: Vec<u8>,
@@ -133,9 +137,10 @@ pub(crate) struct Conn<S> {
 }
 
 impl<S: Transport> Conn<S> {
-    pub(crate) fn new(stream: S, now: Instant) -> Self {
+    pub(crate) fn new(stream: S, peer: Option<std::net::SocketAddr>, now: Instant) -> Self {
         Self {
             stream,
+            peer,
             state: State::Head,
             input: Vec::new(),
             out: Vec::new(),
@@ -195,6 +200,20 @@ impl<S: Transport> Conn<S> {
         self.state = State::Closed;
     }
 
+    /// Tells the access-log hook, if any, about a response the engine made itself.
+    fn report_refusal(&self, ctx: &Ctx, status: StatusCode) {
+        if let Some(hook) = &ctx.on_response {
+            hook(&crate::Exchange {
+                peer: self.peer,
+                request: None,
+                status,
+                body_bytes: 0,
+                received: std::time::SystemTime::now(),
+                handler_time: Duration::ZERO,
+            });
+        }
+    }
+
     /// Refuses the connection because the pool is saturated: `503` with `Retry-After`, then
     /// close. Runs on the reactor thread, so it only ever makes non-blocking calls.
     ///
@@ -208,7 +227,7 @@ impl<S: Transport> Conn<S> {
                 return match self.write(ctx, &mut budget) {
                     Step::Park(outcome) => outcome,
                     // Written: back to reading (or lingering), which the reactor may do itself.
-                    Step::Continue => self.on_readable(now),
+                    Step::Continue => self.on_readable(ctx, now),
                 };
             }
             State::Head | State::Body(_) | State::Ready(_) => {}
@@ -225,6 +244,7 @@ impl<S: Transport> Conn<S> {
         self.after = After::Close;
         self.state = State::Write;
         self.since = now;
+        self.report_refusal(ctx, StatusCode::SERVICE_UNAVAILABLE);
         self.drive(ctx, now)
     }
 
@@ -234,7 +254,7 @@ impl<S: Transport> Conn<S> {
         loop {
             let step = match self.state {
                 State::Head => self.read_head(ctx, now),
-                State::Body(_) => self.read_body(now),
+                State::Body(_) => self.read_body(ctx, now),
                 State::Ready(_) => self.run_ready(ctx),
                 State::Write => self.write(ctx, &mut budget),
                 State::Linger { .. } => self.linger(),

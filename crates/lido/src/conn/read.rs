@@ -24,7 +24,7 @@ impl<S: Transport> Conn<S> {
                     return self.start_request(head, ctx, now);
                 }
                 Ok(None) => {}
-                Err(err) => return self.reject_parse(err, now),
+                Err(err) => return self.reject_parse(err, ctx, now),
             }
         }
         match self.fill() {
@@ -35,16 +35,16 @@ impl<S: Transport> Conn<S> {
         }
     }
 
-    pub(super) fn reject_parse(&mut self, err: ParseError, now: Instant) -> Step {
+    pub(super) fn reject_parse(&mut self, err: ParseError, ctx: &Ctx, now: Instant) -> Step {
         tracing::debug!(error = %err, "rejected request head");
-        self.fail(err.status(), now)
+        self.fail(err.status(), ctx, now)
     }
 
     pub(super) fn start_request(&mut self, head: RequestHead, ctx: &Ctx, now: Instant) -> Step {
         let decoder = match head.framing {
             BodyFraming::None => return self.respond(head, Vec::new(), ctx),
             BodyFraming::Length(len) if len > ctx.config.max_body => {
-                return self.fail(StatusCode::PAYLOAD_TOO_LARGE, now);
+                return self.fail(StatusCode::PAYLOAD_TOO_LARGE, ctx, now);
             }
             BodyFraming::Length(0) => return self.respond(head, Vec::new(), ctx),
             BodyFraming::Length(len) => BodyDecoder::Length { remaining: len },
@@ -62,14 +62,14 @@ impl<S: Transport> Conn<S> {
         Step::Continue
     }
 
-    pub(super) fn read_body(&mut self, now: Instant) -> Step {
+    pub(super) fn read_body(&mut self, ctx: &Ctx, now: Instant) -> Step {
         // A pending `100 Continue` goes out before we wait for the body it asks for.
         match self.flush_out() {
             Ok(()) => {}
             Err(Wait::Write) => return Step::Park(Outcome::Write),
             Err(Wait::Read | Wait::Closed) => return Step::Park(Outcome::Close),
         }
-        if self.feed_body(now) {
+        if self.feed_body(ctx, now) {
             return Step::Continue;
         }
         match self.fill() {
@@ -85,7 +85,7 @@ impl<S: Transport> Conn<S> {
 
     /// Moves buffered input into the body. `true` if the state changed: the body is complete
     /// (`Ready`) or invalid (an error response is queued).
-    pub(super) fn feed_body(&mut self, now: Instant) -> bool {
+    pub(super) fn feed_body(&mut self, ctx: &Ctx, now: Instant) -> bool {
         let State::Body(state) = &mut self.state else {
             return false;
         };
@@ -117,7 +117,7 @@ impl<S: Transport> Conn<S> {
             }
             Err(err) => {
                 tracing::debug!(error = %err, "rejected request body");
-                let _ = self.fail(err.status(), now);
+                let _ = self.fail(err.status(), ctx, now);
                 true
             }
         }
@@ -126,7 +126,7 @@ impl<S: Transport> Conn<S> {
     /// Called on the reactor thread when the socket is readable: reads what is there and says
     /// whether a worker is needed. Partial heads and bodies stay here, so slow or stalled
     /// clients never take a worker or a queue slot.
-    pub(crate) fn on_readable(&mut self, now: Instant) -> Outcome {
+    pub(crate) fn on_readable(&mut self, ctx: &Ctx, now: Instant) -> Outcome {
         loop {
             match self.state {
                 State::Head => {
@@ -138,7 +138,7 @@ impl<S: Transport> Conn<S> {
                     }
                 }
                 State::Body(_) => {
-                    if self.feed_body(now) {
+                    if self.feed_body(ctx, now) {
                         return Outcome::Work;
                     }
                 }

@@ -88,6 +88,7 @@ impl Transport for Mock {
 
 fn ctx_with(config: Config) -> Ctx {
     Ctx {
+        on_response: None,
         handler: Box::new(|req: &Request| {
             if req.path() == "/panic" {
                 panic!("handler panics on purpose");
@@ -97,6 +98,12 @@ fn ctx_with(config: Config) -> Ctx {
         }),
         config,
         draining: AtomicBool::new(false),
+    }
+}
+
+impl Conn<Mock> {
+    fn new_for_test(mock: Mock, now: Instant) -> Self {
+        Conn::new(mock, None, now)
     }
 }
 
@@ -113,8 +120,8 @@ const GET: &[u8] = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
 #[test]
 fn a_whole_request_is_read_on_the_reactor_then_served_by_a_worker() {
     let now = Instant::now();
-    let mut conn = Conn::new(Mock::new(vec![R::Data(GET), R::Block]), now);
-    assert_eq!(conn.on_readable(now), Outcome::Work);
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(GET), R::Block]), now);
+    assert_eq!(conn.on_readable(&ctx(), now), Outcome::Work);
     assert_eq!(conn.drive(&ctx(), now), Outcome::Read);
     let out = written(&mut conn);
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
@@ -125,7 +132,7 @@ fn a_whole_request_is_read_on_the_reactor_then_served_by_a_worker() {
 #[test]
 fn a_head_split_byte_by_byte_stays_on_the_reactor_until_complete() {
     let now = Instant::now();
-    let mut conn = Conn::new(Mock::new(vec![]), now);
+    let mut conn = Conn::new_for_test(Mock::new(vec![]), now);
     for (i, byte) in GET.iter().enumerate() {
         let byte: &'static [u8] = Box::leak(vec![*byte].into_boxed_slice());
         conn.stream_mut().reads.extend([R::Data(byte), R::Block]);
@@ -134,7 +141,7 @@ fn a_head_split_byte_by_byte_stays_on_the_reactor_until_complete() {
         } else {
             Outcome::Read
         };
-        assert_eq!(conn.on_readable(now), expected, "after byte {i}");
+        assert_eq!(conn.on_readable(&ctx(), now), expected, "after byte {i}");
     }
     assert_eq!(conn.drive(&ctx(), now), Outcome::Read);
     assert!(written(&mut conn).starts_with("HTTP/1.1 200 OK"));
@@ -144,8 +151,8 @@ fn a_head_split_byte_by_byte_stays_on_the_reactor_until_complete() {
 fn pipelined_requests_are_answered_in_order() {
     let now = Instant::now();
     let reqs = b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\n\r\n";
-    let mut conn = Conn::new(Mock::new(vec![R::Data(reqs), R::Block]), now);
-    assert_eq!(conn.on_readable(now), Outcome::Work);
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(reqs), R::Block]), now);
+    assert_eq!(conn.on_readable(&ctx(), now), Outcome::Work);
     assert_eq!(conn.drive(&ctx(), now), Outcome::Read);
     let out = written(&mut conn);
     let first = out.find("GET /1 0").unwrap();
@@ -162,8 +169,8 @@ fn pipelined_requests_are_answered_in_order() {
 fn a_worker_yields_after_its_request_budget() {
     let now = Instant::now();
     let many: Vec<u8> = GET.repeat(20);
-    let mut conn = Conn::new(Mock::new(vec![R::Owned(many), R::Block]), now);
-    assert_eq!(conn.on_readable(now), Outcome::Work);
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Owned(many), R::Block]), now);
+    assert_eq!(conn.on_readable(&ctx(), now), Outcome::Work);
     assert_eq!(conn.drive(&ctx(), now), Outcome::Work);
     assert_eq!(written(&mut conn).matches("200 OK").count(), 16);
     assert_eq!(conn.drive(&ctx(), now), Outcome::Read);
@@ -173,9 +180,9 @@ fn a_worker_yields_after_its_request_budget() {
 #[test]
 fn a_full_socket_parks_for_write_and_resumes() {
     let now = Instant::now();
-    let mut conn = Conn::new(Mock::new(vec![R::Data(GET), R::Block]), now);
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(GET), R::Block]), now);
     conn.stream_mut().write_budget = Some(10);
-    assert_eq!(conn.on_readable(now), Outcome::Work);
+    assert_eq!(conn.on_readable(&ctx(), now), Outcome::Work);
     let before = Instant::now();
     assert_eq!(conn.drive(&ctx(), now), Outcome::Write);
     let after = Instant::now();
@@ -192,18 +199,18 @@ fn a_full_socket_parks_for_write_and_resumes() {
 #[test]
 fn eof_closes() {
     let now = Instant::now();
-    let mut conn = Conn::new(Mock::new(vec![R::Data(b"GET /a HT"), R::Eof]), now);
-    assert_eq!(conn.on_readable(now), Outcome::Close);
-    let mut conn = Conn::new(Mock::new(vec![R::Eof]), now);
-    assert_eq!(conn.on_readable(now), Outcome::Close);
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(b"GET /a HT"), R::Eof]), now);
+    assert_eq!(conn.on_readable(&ctx(), now), Outcome::Close);
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Eof]), now);
+    assert_eq!(conn.on_readable(&ctx(), now), Outcome::Close);
 }
 
 #[test]
 fn a_bad_request_gets_400_then_a_lingering_close() {
     let now = Instant::now();
     let bad = b"GET /a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\nmore junk";
-    let mut conn = Conn::new(Mock::new(vec![R::Data(bad), R::Block]), now);
-    assert_eq!(conn.on_readable(now), Outcome::Work);
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(bad), R::Block]), now);
+    assert_eq!(conn.on_readable(&ctx(), now), Outcome::Work);
     assert_eq!(conn.drive(&ctx(), now), Outcome::Read);
     let out = written(&mut conn);
     assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
@@ -213,15 +220,15 @@ fn a_bad_request_gets_400_then_a_lingering_close() {
     conn.stream_mut()
         .reads
         .extend([R::Data(b"whatever"), R::Eof]);
-    assert_eq!(conn.on_readable(now), Outcome::Close);
+    assert_eq!(conn.on_readable(&ctx(), now), Outcome::Close);
 }
 
 #[test]
 fn a_panicking_handler_gets_500_and_close() {
     let now = Instant::now();
     let req = b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\n";
-    let mut conn = Conn::new(Mock::new(vec![R::Data(req), R::Block]), now);
-    assert_eq!(conn.on_readable(now), Outcome::Work);
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(req), R::Block]), now);
+    assert_eq!(conn.on_readable(&ctx(), now), Outcome::Work);
     assert_eq!(conn.drive(&ctx(), now), Outcome::Read);
     let out = written(&mut conn);
     assert!(
@@ -235,15 +242,15 @@ fn a_panicking_handler_gets_500_and_close() {
 fn expect_continue_is_answered_before_the_body_is_read() {
     let now = Instant::now();
     let head = b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
-    let mut conn = Conn::new(Mock::new(vec![R::Data(head), R::Block]), now);
-    assert_eq!(conn.on_readable(now), Outcome::Work);
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(head), R::Block]), now);
+    assert_eq!(conn.on_readable(&ctx(), now), Outcome::Work);
     assert_eq!(conn.drive(&ctx(), now), Outcome::Read);
     assert_eq!(written(&mut conn), "HTTP/1.1 100 Continue\r\n\r\n");
     // The body arrives in two parts; the reactor holds it until complete.
     conn.stream_mut().reads.extend([R::Data(b"he"), R::Block]);
-    assert_eq!(conn.on_readable(now), Outcome::Read);
+    assert_eq!(conn.on_readable(&ctx(), now), Outcome::Read);
     conn.stream_mut().reads.extend([R::Data(b"llo"), R::Block]);
-    assert_eq!(conn.on_readable(now), Outcome::Work);
+    assert_eq!(conn.on_readable(&ctx(), now), Outcome::Work);
     assert_eq!(conn.drive(&ctx(), now), Outcome::Read);
     assert!(written(&mut conn).ends_with("POST /up 5"));
 }
@@ -252,8 +259,8 @@ fn expect_continue_is_answered_before_the_body_is_read() {
 fn chunked_bodies_reach_the_handler() {
     let now = Instant::now();
     let req = b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
-    let mut conn = Conn::new(Mock::new(vec![R::Data(req), R::Block]), now);
-    assert_eq!(conn.on_readable(now), Outcome::Work);
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(req), R::Block]), now);
+    assert_eq!(conn.on_readable(&ctx(), now), Outcome::Work);
     assert_eq!(conn.drive(&ctx(), now), Outcome::Read);
     assert!(written(&mut conn).ends_with("POST /c 5"));
 }
@@ -270,8 +277,8 @@ fn bodies_over_the_limit_get_413() {
         &b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
             [..],
     ] {
-        let mut conn = Conn::new(Mock::new(vec![R::Owned(req.to_vec()), R::Block]), now);
-        assert_eq!(conn.on_readable(now), Outcome::Work);
+        let mut conn = Conn::new_for_test(Mock::new(vec![R::Owned(req.to_vec()), R::Block]), now);
+        assert_eq!(conn.on_readable(&ctx(), now), Outcome::Work);
         let _ = conn.drive(&ctx_with(config.clone()), now);
         assert!(
             written(&mut conn).starts_with("HTTP/1.1 413 "),
@@ -285,11 +292,11 @@ fn bodies_over_the_limit_get_413() {
 fn deadlines_follow_the_state() {
     let config = Config::default();
     let t0 = Instant::now();
-    let mut conn = Conn::new(Mock::new(vec![R::Data(GET), R::Block]), t0);
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(GET), R::Block]), t0);
     // A new connection's first head counts from the accept.
     assert_eq!(conn.deadline(&config), t0 + config.head_timeout);
     let t1 = Instant::now();
-    assert_eq!(conn.on_readable(t1), Outcome::Work);
+    assert_eq!(conn.on_readable(&ctx(), t1), Outcome::Work);
     assert_eq!(conn.drive(&ctx(), t1), Outcome::Read);
     // Idle keep-alive after a response, counted from when it was written.
     let after = Instant::now();
@@ -299,22 +306,22 @@ fn deadlines_follow_the_state() {
     // The first byte of the next head starts the (whole-head) deadline, later bytes do not.
     let t2 = t1 + Duration::from_secs(2);
     conn.stream_mut().reads.extend([R::Data(b"GE"), R::Block]);
-    assert_eq!(conn.on_readable(t2), Outcome::Read);
+    assert_eq!(conn.on_readable(&ctx(), t2), Outcome::Read);
     let t3 = t2 + Duration::from_secs(3);
     conn.stream_mut().reads.extend([R::Data(b"T /"), R::Block]);
-    assert_eq!(conn.on_readable(t3), Outcome::Read);
+    assert_eq!(conn.on_readable(&ctx(), t3), Outcome::Read);
     assert_eq!(conn.deadline(&config), t2 + config.head_timeout);
 }
 
 #[test]
 fn a_timed_out_head_gets_408() {
     let now = Instant::now();
-    let mut conn = Conn::new(Mock::new(vec![R::Data(b"GET /slow"), R::Block]), now);
-    assert_eq!(conn.on_readable(now), Outcome::Read);
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(b"GET /slow"), R::Block]), now);
+    assert_eq!(conn.on_readable(&ctx(), now), Outcome::Read);
     conn.on_timeout();
     assert!(written(&mut conn).starts_with("HTTP/1.1 408 Request Timeout\r\n"));
     // An idle connection just closes.
-    let mut idle = Conn::new(Mock::new(vec![]), now);
+    let mut idle = Conn::new_for_test(Mock::new(vec![]), now);
     idle.on_timeout();
     assert!(written(&mut idle).is_empty());
 }
@@ -322,8 +329,8 @@ fn a_timed_out_head_gets_408() {
 #[test]
 fn shedding_answers_503_with_retry_after() {
     let now = Instant::now();
-    let mut conn = Conn::new(Mock::new(vec![R::Data(GET), R::Block]), now);
-    assert_eq!(conn.on_readable(now), Outcome::Work);
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(GET), R::Block]), now);
+    assert_eq!(conn.on_readable(&ctx(), now), Outcome::Work);
     assert_eq!(conn.shed(&ctx(), now), Outcome::Read); // lingering
     let out = written(&mut conn);
     assert!(
@@ -341,6 +348,7 @@ fn a_file_that_shrinks_closes_the_connection() {
     std::fs::write(&path, b"0123456789").unwrap();
     let file = std::fs::File::open(&path).unwrap();
     let ctx = Ctx {
+        on_response: None,
         handler: Box::new(move |_: &Request| {
             let file = file.try_clone().unwrap();
             // Claims 20 bytes; the file has 10.
@@ -353,8 +361,8 @@ fn a_file_that_shrinks_closes_the_connection() {
         config: Config::default(),
         draining: AtomicBool::new(false),
     };
-    let mut conn = Conn::new(Mock::new(vec![R::Data(GET), R::Block]), now);
-    assert_eq!(conn.on_readable(now), Outcome::Work);
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(GET), R::Block]), now);
+    assert_eq!(conn.on_readable(&ctx, now), Outcome::Work);
     assert_eq!(conn.drive(&ctx, now), Outcome::Close);
     let out = written(&mut conn);
     assert!(out.contains("Content-Length: 20\r\n"));
@@ -368,8 +376,8 @@ fn draining_closes_after_the_response() {
     let ctx = ctx();
     ctx.draining
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    let mut conn = Conn::new(Mock::new(vec![R::Data(GET), R::Block]), now);
-    assert_eq!(conn.on_readable(now), Outcome::Work);
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(GET), R::Block]), now);
+    assert_eq!(conn.on_readable(&ctx, now), Outcome::Work);
     let _ = conn.drive(&ctx, now);
     assert!(written(&mut conn).contains("Connection: close\r\n"));
 }
@@ -384,7 +392,7 @@ mod split_invariance {
     fn serve(input: &[u8], cuts: &[usize]) -> String {
         let now = Instant::now();
         let ctx = ctx();
-        let mut conn = Conn::new(Mock::new(vec![]), now);
+        let mut conn = Conn::new_for_test(Mock::new(vec![]), now);
         let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
         points.push(input.len());
         points.sort_unstable();
@@ -400,7 +408,7 @@ mod split_invariance {
             // Bounded: each round either consumes input or ends in a wait.
             for _ in 0..64 {
                 outcome = match outcome {
-                    Outcome::Read => conn.on_readable(now),
+                    Outcome::Read => conn.on_readable(&ctx, now),
                     Outcome::Work | Outcome::Write => conn.drive(&ctx, now),
                     Outcome::Close => break,
                 };

@@ -3,7 +3,7 @@
 
 use std::io::ErrorKind;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use super::{
     After, BodyState, Conn, Ctx, FILE_CHUNK, FileBody, MAX_LINGER_BYTES, Outcome, State, Step,
@@ -40,6 +40,10 @@ impl<S: Transport> Conn<S> {
         let mut keep_alive = keep_alive
             && self.served + 1 < ctx.config.max_requests_per_connection
             && !ctx.draining();
+        let received = ctx
+            .on_response
+            .as_ref()
+            .map(|_| (SystemTime::now(), Instant::now()));
         let response = match catch_unwind(AssertUnwindSafe(|| ctx.handler.handle(&request))) {
             Ok(response) => response,
             Err(_) => {
@@ -48,6 +52,19 @@ impl<S: Transport> Conn<S> {
                 error_response(StatusCode::INTERNAL_SERVER_ERROR)
             }
         };
+        if let (Some(hook), Some((received, started))) = (&ctx.on_response, received) {
+            let status = response.status();
+            let bodiless =
+                method == Method::Head || status.is_bodiless() || status.is_informational();
+            hook(&crate::Exchange {
+                peer: self.peer,
+                request: Some(&request),
+                status,
+                body_bytes: if bodiless { 0 } else { response.body().len() },
+                received,
+                handler_time: started.elapsed(),
+            });
+        }
         if response.closes_connection() {
             keep_alive = false;
         }
@@ -89,7 +106,8 @@ impl<S: Transport> Conn<S> {
     }
 
     /// Queues an error response and closes after it.
-    pub(super) fn fail(&mut self, status: StatusCode, now: Instant) -> Step {
+    pub(super) fn fail(&mut self, status: StatusCode, ctx: &Ctx, now: Instant) -> Step {
+        self.report_refusal(ctx, status);
         self.push_response(error_response(status), Version::Http11, false, false);
         self.after = After::Close;
         self.state = State::Write;
