@@ -44,5 +44,30 @@ pub struct Exchange<'a> {
     pub handler_time: Duration,
 }
 
+impl<'a> Exchange<'a> {
+    /// An exchange with `status`, no peer or request, no body, received now (for tests of
+    /// log formatting).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::StatusCode;
+    ///
+    /// let mut x = lido::Exchange::new(StatusCode::NOT_FOUND);
+    /// x.body_bytes = 10;
+    /// assert_eq!(x.status.as_u16(), 404);
+    /// ```
+    pub fn new(status: StatusCode) -> Self {
+        Self {
+            peer: None,
+            request: None,
+            status,
+            body_bytes: 0,
+            received: SystemTime::now(),
+            handler_time: Duration::ZERO,
+        }
+    }
+}
+
 /// The hook's type.
 pub(crate) type ResponseHook = dyn Fn(&Exchange<'_>) + Send + Sync;

@@ -3,15 +3,16 @@
 //! This is the minimal file handler of the `lido` binary: percent-decoding, a root jail,
 //! `index.html` for directories, MIME types, `GET`/`HEAD` only.
 
+#[allow(dead_code)] // wired in with the static-files features
+mod encoding;
 mod resolve;
 
-use std::fs::File;
 use std::path::PathBuf;
 
 use crate::http::{Body, Method, Request, Response, StatusCode};
 use crate::method_not_allowed;
 
-pub use resolve::{ResolveError, resolve};
+pub use resolve::{Policy, ResolveError, resolve};
 
 /// Serves the files under a root directory.
 ///
@@ -64,7 +65,7 @@ impl StaticFiles {
     }
 
     fn serve(&self, request: &Request) -> Response {
-        let path = match resolve(&self.root, request.path()) {
+        let path = match resolve(&self.root, request.path(), Policy::default()) {
             Ok(path) => path,
             Err(ResolveError::BadPath) => return text(StatusCode::BAD_REQUEST, "bad path\n"),
             Err(ResolveError::NotFound) => return text(StatusCode::NOT_FOUND, "not found\n"),
@@ -84,13 +85,9 @@ impl StaticFiles {
         } else {
             path
         };
-        let file = match File::open(&path) {
-            Ok(file) => file,
+        let (file, len) = match resolve::open_regular(&path) {
+            Ok((file, meta)) => (file, meta.len()),
             Err(_) => return text(StatusCode::NOT_FOUND, "not found\n"),
-        };
-        let len = match file.metadata() {
-            Ok(meta) if meta.is_file() => meta.len(),
-            _ => return text(StatusCode::NOT_FOUND, "not found\n"),
         };
         let mime = mime_guess::from_path(&path).first_or_octet_stream();
         let content_type = if mime.type_() == mime_guess::mime::TEXT {

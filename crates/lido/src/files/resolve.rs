@@ -1,5 +1,7 @@
 //! Request path -> file path: percent-decode, normalise, and jail to the root.
 
+use std::fs::{File, Metadata, OpenOptions};
+use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use percent_encoding::percent_decode_str;
@@ -9,10 +11,10 @@ use percent_encoding::percent_decode_str;
 /// # Examples
 ///
 /// ```
-/// use lido::{resolve, ResolveError};
+/// use lido::{resolve, Policy, ResolveError};
 ///
-/// let root = std::env::current_dir()?;
-/// assert_eq!(resolve(&root, "/a%00b"), Err(ResolveError::BadPath));
+/// let root = std::env::current_dir()?.canonicalize()?;
+/// assert_eq!(resolve(&root, "/a%00b", Policy::default()), Err(ResolveError::BadPath));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,13 +22,32 @@ use percent_encoding::percent_decode_str;
 pub enum ResolveError {
     /// Not a usable path: not UTF-8 once decoded, a NUL, a backslash, or not absolute (`400`).
     BadPath,
-    /// Outside the root, hidden (a dotfile), or missing (`404`).
+    /// Outside the root, hidden (a dotfile), not a regular file or directory, or missing
+    /// (`404`).
     NotFound,
 }
 
-/// Maps the (percent-encoded) request `path` to a path under `root` (which must be
-/// canonical). Segments `.` are dropped; `..`, dotfiles, backslashes and NULs are refused,
-/// whether literal or encoded; symlinks are followed only if the target stays inside `root`.
+/// What [`resolve`] lets through besides plain files and directories inside the root.
+///
+/// # Examples
+///
+/// ```
+/// let policy = lido::Policy { show_hidden: true, ..lido::Policy::default() };
+/// assert!(!policy.follow_symlinks);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Serve names starting with `.`. By default, they are hidden (`404`).
+    pub show_hidden: bool,
+    /// Follow symlinks wherever they point. By default, only to targets inside the root.
+    pub follow_symlinks: bool,
+}
+
+/// Maps the (percent-encoded) request `path` to an existing file or directory under `root`
+/// (which must be canonical). Segments `.` are dropped; `..`, backslashes and NULs are
+/// refused, literal or encoded (decoding happens once, so `%252e` is the name `%2e`);
+/// dotfiles are hidden and symlinks must stay inside `root` unless `policy` says otherwise;
+/// FIFOs, sockets and devices are never served.
 ///
 /// # Errors
 ///
@@ -35,14 +56,15 @@ pub enum ResolveError {
 /// # Examples
 ///
 /// ```
-/// use lido::{resolve, ResolveError};
+/// use lido::{resolve, Policy, ResolveError};
 ///
 /// let root = std::env::current_dir()?.canonicalize()?;
-/// assert_eq!(resolve(&root, "/../../etc/passwd"), Err(ResolveError::NotFound));
-/// assert_eq!(resolve(&root, "/%2e%2e/etc/passwd"), Err(ResolveError::NotFound));
+/// let p = Policy::default();
+/// assert_eq!(resolve(&root, "/../../etc/passwd", p), Err(ResolveError::NotFound));
+/// assert_eq!(resolve(&root, "/%2e%2e/etc/passwd", p), Err(ResolveError::NotFound));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn resolve(root: &Path, path: &str) -> Result<PathBuf, ResolveError> {
+pub fn resolve(root: &Path, path: &str, policy: Policy) -> Result<PathBuf, ResolveError> {
     if !path.starts_with('/') {
         return Err(ResolveError::BadPath);
     }
@@ -56,67 +78,181 @@ pub fn resolve(root: &Path, path: &str) -> Result<PathBuf, ResolveError> {
     for segment in decoded.split('/') {
         match segment {
             "" | "." => {}
-            s if s.starts_with('.') => return Err(ResolveError::NotFound),
+            ".." => return Err(ResolveError::NotFound),
+            s if s.starts_with('.') && !policy.show_hidden => return Err(ResolveError::NotFound),
             s => {
-                // A decoded segment is one path component: nothing in it may start another.
-                if Path::new(s).components().count() != 1
-                    || !matches!(Path::new(s).components().next(), Some(Component::Normal(_)))
-                {
-                    return Err(ResolveError::NotFound);
+                // A decoded segment is one normal path component, nothing else.
+                let mut components = Path::new(s).components();
+                match (components.next(), components.next()) {
+                    (Some(Component::Normal(_)), None) => full.push(s),
+                    _ => return Err(ResolveError::NotFound),
                 }
-                full.push(s);
             }
         }
     }
-    let real = full.canonicalize().map_err(|_| ResolveError::NotFound)?;
-    if !real.starts_with(root) {
+    confine(root, &full, policy).map(|(path, _)| path)
+}
+
+/// Checks an existing `candidate` under `root` against `policy`: its real path must stay in
+/// `root` (unless symlinks may lead anywhere) and be a regular file or a directory. Returns
+/// the real path and its metadata.
+pub(crate) fn confine(
+    root: &Path,
+    candidate: &Path,
+    policy: Policy,
+) -> Result<(PathBuf, Metadata), ResolveError> {
+    let real = candidate
+        .canonicalize()
+        .map_err(|_| ResolveError::NotFound)?;
+    if !policy.follow_symlinks && !real.starts_with(root) {
         return Err(ResolveError::NotFound);
     }
-    Ok(real)
+    let meta = real.metadata().map_err(|_| ResolveError::NotFound)?;
+    if !(meta.is_file() || meta.is_dir()) {
+        return Err(ResolveError::NotFound);
+    }
+    Ok((real, meta))
+}
+
+/// Opens a regular file without ever blocking: with `O_NONBLOCK`, so that a file swapped for a
+/// FIFO after the checks cannot hang a worker, and checks what was opened.
+pub(crate) fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    Ok((file, meta))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
-    fn root() -> (PathBuf, PathBuf) {
-        let base = std::env::temp_dir().join(format!("lido-resolve-{}", std::process::id()));
+    struct Tree {
+        base: PathBuf,
+        root: PathBuf,
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.base);
+        }
+    }
+
+    fn tree(name: &str) -> Tree {
+        let base = std::env::temp_dir().join(format!("lido-resolve-{name}-{}", std::process::id()));
         let root = base.join("root");
         std::fs::create_dir_all(root.join("dir")).unwrap();
         std::fs::write(root.join("dir/file.txt"), "x").unwrap();
         std::fs::write(root.join(".secret"), "x").unwrap();
         std::fs::write(base.join("outside.txt"), "x").unwrap();
-        (base.canonicalize().unwrap(), root.canonicalize().unwrap())
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(base.join("outside.txt"), root.join("out-link")).unwrap();
+            std::os::unix::fs::symlink(root.join("dir/file.txt"), root.join("in-link")).unwrap();
+        }
+        Tree {
+            base: base.canonicalize().unwrap(),
+            root: root.canonicalize().unwrap(),
+        }
     }
 
     #[test]
     fn jail_holds() {
-        let (_base, root) = root();
-        assert_eq!(
-            resolve(&root, "/dir/file.txt"),
-            Ok(root.join("dir/file.txt"))
-        );
-        assert_eq!(
-            resolve(&root, "/./dir//file.txt"),
-            Ok(root.join("dir/file.txt"))
-        );
+        let t = tree("jail");
+        let (root, p) = (&t.root, Policy::default());
+        assert_eq!(resolve(root, "/dir/file.txt", p), Ok(root.join("dir/file.txt")));
+        assert_eq!(resolve(root, "/./dir//file.txt", p), Ok(root.join("dir/file.txt")));
+        assert_eq!(resolve(root, "/dir/", p), Ok(root.join("dir")));
         for bad in [
             "/../outside.txt",
             "/dir/../../outside.txt",
+            "/dir/../file.txt",
             "/%2e%2e/outside.txt",
             "/%2E%2E%2Foutside.txt",
             "/.secret",
             "/%2esecret",
+            "/%252e%252e/outside.txt",
+            "/missing",
         ] {
-            assert_eq!(resolve(&root, bad), Err(ResolveError::NotFound), "{bad}");
+            assert_eq!(resolve(root, bad, p), Err(ResolveError::NotFound), "{bad}");
         }
-        for bad in ["/dir%5cfile.txt", "/a%00", "dir/file.txt", "/%ff"] {
-            assert_eq!(resolve(&root, bad), Err(ResolveError::BadPath), "{bad}");
+        for bad in ["/dir%5cfile.txt", "/a%00", "dir/file.txt", "/%ff", "/..\\x"] {
+            assert_eq!(resolve(root, bad, p), Err(ResolveError::BadPath), "{bad}");
         }
-        // Double encoding decodes once: "%252e%252e" is the literal name "%2e%2e".
-        assert_eq!(
-            resolve(&root, "/%252e%252e/outside.txt"),
-            Err(ResolveError::NotFound)
-        );
+    }
+
+    #[test]
+    fn hidden_files_need_the_policy() {
+        let t = tree("hidden");
+        let p = Policy {
+            show_hidden: true,
+            ..Policy::default()
+        };
+        assert_eq!(resolve(&t.root, "/.secret", p), Ok(t.root.join(".secret")));
+        // `..` is never a hidden name.
+        assert_eq!(resolve(&t.root, "/../outside.txt", p), Err(ResolveError::NotFound));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_stay_inside_unless_allowed() {
+        let t = tree("links");
+        let p = Policy::default();
+        assert_eq!(resolve(&t.root, "/in-link", p), Ok(t.root.join("dir/file.txt")));
+        assert_eq!(resolve(&t.root, "/out-link", p), Err(ResolveError::NotFound));
+        let all = Policy {
+            follow_symlinks: true,
+            ..Policy::default()
+        };
+        assert_eq!(resolve(&t.root, "/out-link", all), Ok(t.base.join("outside.txt")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_and_devices_are_never_served() {
+        let t = tree("fifo");
+        let fifo = t.root.join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.map(|s| s.success()).unwrap_or(false) {
+            assert_eq!(resolve(&t.root, "/pipe", Policy::default()), Err(ResolveError::NotFound));
+            // Opening one directly does not block and is refused.
+            assert!(open_regular(&fifo).is_err());
+        }
+        let all = Policy {
+            follow_symlinks: true,
+            ..Policy::default()
+        };
+        std::os::unix::fs::symlink("/dev/zero", t.root.join("zero")).unwrap();
+        assert_eq!(resolve(&t.root, "/zero", all), Err(ResolveError::NotFound));
+    }
+
+    proptest! {
+        /// Whatever the request path, a resolved path is inside the root.
+        #[test]
+        fn resolved_paths_stay_in_the_root(segments in proptest::collection::vec(
+            prop_oneof![
+                Just("..".to_owned()), Just(".".to_owned()), Just("%2e%2e".to_owned()),
+                Just("%2f".to_owned()), Just("%5c".to_owned()), Just("dir".to_owned()),
+                Just("file.txt".to_owned()), Just("out-link".to_owned()), Just("".to_owned()),
+                "[a-z%./\\\\]{0,6}",
+            ],
+            0..6,
+        )) {
+            let t = tree("prop");
+            let path = format!("/{}", segments.join("/"));
+            if let Ok(real) = resolve(&t.root, &path, Policy::default()) {
+                prop_assert!(real.starts_with(&t.root), "{} -> {}", path, real.display());
+            }
+        }
     }
 }
