@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use lido::{Server, StaticFiles};
+
+use crate::access_log;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -47,9 +49,53 @@ pub(crate) struct Cli {
     /// Seconds a graceful shutdown (SIGINT, SIGTERM) lets in-flight exchanges finish.
     #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_DRAIN_TIMEOUT.as_secs_f64())]
     drain_timeout: f64,
-    /// Log only warnings and errors.
+    /// Serve dotfiles (hidden by default).
+    #[arg(long)]
+    hidden: bool,
+    /// Follow symlinks that point outside ROOT (by default only links inside ROOT are followed).
+    #[arg(long)]
+    follow_symlinks: bool,
+    /// Answer 403 for directories without index.html instead of listing them.
+    #[arg(long)]
+    no_listing: bool,
+    /// Cache-Control header for files and listings.
+    #[arg(long, value_name = "VALUE", default_value = lido::DEFAULT_CACHE_CONTROL)]
+    cache_control: String,
+    /// Single-page app: unknown paths that accept HTML get ROOT/index.html.
+    #[arg(long)]
+    spa: bool,
+    /// HTML file sent (with status 404) for missing paths.
+    #[arg(long = "404", value_name = "FILE")]
+    not_found: Option<PathBuf>,
+    /// Allow cross-origin requests from anywhere (Access-Control-Allow-Origin: *).
+    #[arg(long)]
+    cors: bool,
+    /// Extra response header, as 'Name: value' (repeatable).
+    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header)]
+    headers: Vec<(String, String)>,
+    /// Access log format on stdout.
+    #[arg(long, value_name = "FORMAT", default_value = "combined")]
+    access_log: access_log::Format,
+    /// No access log; only warnings and errors on stderr.
     #[arg(short, long)]
     quiet: bool,
+}
+
+/// `Name: value`, with a token name and a value without control characters.
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("expected 'Name: value', got {text:?}"))?;
+    let name = name.trim();
+    let value = value.trim();
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(format!("invalid header name {name:?}"));
+    }
+    if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        return Err(format!("invalid header value for {name}"));
+    }
+    Ok((name.to_owned(), value.to_owned()))
 }
 
 fn seconds(name: &str, secs: f64) -> Result<Duration, Box<dyn Error>> {
@@ -69,8 +115,22 @@ pub(crate) fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
-    let files = StaticFiles::new(&cli.root)
-        .map_err(|e| format!("cannot serve {}: {e}", cli.root.display()))?;
+    let mut files = StaticFiles::new(&cli.root)
+        .map_err(|e| format!("cannot serve {}: {e}", cli.root.display()))?
+        .show_hidden(cli.hidden)
+        .follow_symlinks(cli.follow_symlinks)
+        .listing(!cli.no_listing)
+        .cache_control(cli.cache_control.clone())
+        .spa(cli.spa)
+        .cors(cli.cors);
+    if let Some(page) = &cli.not_found {
+        files = files
+            .not_found_page(page)
+            .map_err(|e| format!("cannot use --404 {}: {e}", page.display()))?;
+    }
+    for (name, value) in &cli.headers {
+        files = files.header(name.clone(), value.clone());
+    }
     let mut builder = Server::builder()
         .listen(cli.listen.clone())
         .max_connections(cli.max_connections)
@@ -86,6 +146,10 @@ pub(crate) fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     }
     if let Some(queue) = cli.queue {
         builder = builder.queue_capacity(queue);
+    }
+    if !cli.quiet {
+        let format = cli.access_log;
+        builder = builder.on_response(move |x: &lido::Exchange<'_>| access_log::write(format, x));
     }
     let server = builder
         .bind(files)

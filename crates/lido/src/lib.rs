@@ -51,7 +51,7 @@ pub use config::{
 };
 pub use error::ServerError;
 pub use exchange::Exchange;
-pub use files::{Policy, ResolveError, StaticFiles, resolve};
+pub use files::{DEFAULT_CACHE_CONTROL, Policy, ResolveError, StaticFiles, resolve};
 pub use handler::{Handler, method_not_allowed};
 pub use server::{Server, ServerBuilder, ShutdownHandle};
 

@@ -1,6 +1,7 @@
 //! The `lido` binary: serve a directory over HTTP/1.1.
 #![warn(clippy::unwrap_used)]
 
+mod access_log;
 mod cli;
 
 use std::process::ExitCode;

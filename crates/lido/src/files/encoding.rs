@@ -23,7 +23,9 @@ pub(crate) fn accepts(accept_encoding: Option<&str>, coding: &str) -> bool {
                 k.trim().eq_ignore_ascii_case("q").then(|| v.trim())
             })
             .next()
-            .map_or(Some(1.0), |v| v.parse::<f32>().ok().filter(|q| (0.0..=1.0).contains(q)));
+            .map_or(Some(1.0), |v| {
+                v.parse::<f32>().ok().filter(|q| (0.0..=1.0).contains(q))
+            });
         let Some(q) = q else { continue };
         if name.eq_ignore_ascii_case(coding)
             || (coding == "gzip" && name.eq_ignore_ascii_case("x-gzip"))

@@ -1,20 +1,27 @@
-//! Static files: map a request path under a root directory, safely, and answer with the file.
-//!
-//! This is the minimal file handler of the `lido` binary: percent-decoding, a root jail,
-//! `index.html` for directories, MIME types, `GET`/`HEAD` only.
+//! Static files: map a request path under a root directory, safely, and answer with the file,
+//! a directory listing, or the right error; with validators, ranges and precompressed
+//! siblings.
 
-#[allow(dead_code)] // wired in with the static-files features
+mod conditional;
 mod encoding;
+mod listing;
+mod range;
 mod resolve;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::http::{Body, Method, Request, Response, StatusCode};
 use crate::method_not_allowed;
 
 pub use resolve::{Policy, ResolveError, resolve};
 
-/// Serves the files under a root directory.
+/// `Cache-Control` sent with files and listings unless told otherwise: caches must revalidate
+/// (cheap, thanks to `ETag`/`Last-Modified` and `304`).
+pub const DEFAULT_CACHE_CONTROL: &str = "no-cache";
+
+/// Serves the files under a root directory: `GET` and `HEAD`, `index.html` or a listing for
+/// directories, `ETag`/`Last-Modified` with `304`/`412`, ranges, precompressed `.br`/`.gz`
+/// siblings, and options for single-page apps, a custom 404 page, CORS and extra headers.
 ///
 /// # Examples
 ///
@@ -25,10 +32,11 @@ pub use resolve::{Policy, ResolveError, resolve};
 /// let dir = std::env::temp_dir().join(format!("lido-doc-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
 /// std::fs::write(dir.join("a.txt"), "hello")?;
-/// let files = StaticFiles::new(&dir)?;
+/// let files = StaticFiles::new(&dir)?.cache_control("max-age=60");
 /// let response = files.handle(&Request::new(Method::Get, "/a.txt")?);
 /// assert_eq!(response.status(), StatusCode::OK);
 /// assert_eq!(response.header("content-type"), Some("text/plain; charset=utf-8"));
+/// assert_eq!(response.header("cache-control"), Some("max-age=60"));
 /// let response = files.handle(&Request::new(Method::Get, "/../etc/passwd")?);
 /// assert_eq!(response.status(), StatusCode::NOT_FOUND);
 /// # std::fs::remove_dir_all(&dir)?;
@@ -37,6 +45,13 @@ pub use resolve::{Policy, ResolveError, resolve};
 #[derive(Debug, Clone)]
 pub struct StaticFiles {
     root: PathBuf,
+    policy: Policy,
+    listing: bool,
+    cache_control: String,
+    spa: bool,
+    not_found_page: Option<PathBuf>,
+    cors: bool,
+    headers: Vec<(String, String)>,
 }
 
 impl StaticFiles {
@@ -61,60 +76,302 @@ impl StaticFiles {
                 format!("{} is not a directory", root.display()),
             ));
         }
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            policy: Policy::default(),
+            listing: true,
+            cache_control: DEFAULT_CACHE_CONTROL.to_owned(),
+            spa: false,
+            not_found_page: None,
+            cors: false,
+            headers: Vec::new(),
+        })
+    }
+
+    /// Serves dotfiles. By default they are hidden (`404`, and left out of listings).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let files = lido::StaticFiles::new(".")?.show_hidden(true);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn show_hidden(mut self, yes: bool) -> Self {
+        self.policy.show_hidden = yes;
+        self
+    }
+
+    /// Follows symlinks wherever they point. By default, only to targets inside the root.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let files = lido::StaticFiles::new(".")?.follow_symlinks(true);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn follow_symlinks(mut self, yes: bool) -> Self {
+        self.policy.follow_symlinks = yes;
+        self
+    }
+
+    /// Lists directories without an `index.html`. By default, on; off answers `403`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let files = lido::StaticFiles::new(".")?.listing(false);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn listing(mut self, yes: bool) -> Self {
+        self.listing = yes;
+        self
+    }
+
+    /// Sets `Cache-Control` for files and listings. By default, [`DEFAULT_CACHE_CONTROL`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let files = lido::StaticFiles::new(".")?.cache_control("public, max-age=3600");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cache_control(mut self, value: impl Into<String>) -> Self {
+        self.cache_control = value.into();
+        self
+    }
+
+    /// Single-page app: a `GET` for a missing path that accepts HTML gets the root
+    /// `index.html` (status 200). By default, off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let files = lido::StaticFiles::new(".")?.spa(true);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spa(mut self, yes: bool) -> Self {
+        self.spa = yes;
+        self
+    }
+
+    /// Answers missing paths with this HTML file (status 404). By default, a plain-text 404.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error if `page` is not a readable regular file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(lido::StaticFiles::new(".")?.not_found_page("/no/such/404.html").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn not_found_page(mut self, page: impl AsRef<Path>) -> std::io::Result<Self> {
+        let page = page.as_ref().canonicalize()?;
+        resolve::open_regular(&page)?;
+        self.not_found_page = Some(page);
+        Ok(self)
+    }
+
+    /// Allows any origin: `Access-Control-Allow-Origin: *` on every response, and answers
+    /// CORS preflight `OPTIONS` requests. By default, off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let files = lido::StaticFiles::new(".")?.cors(true);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cors(mut self, yes: bool) -> Self {
+        self.cors = yes;
+        self
+    }
+
+    /// Adds a header to every response (replacing one of the same name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let files = lido::StaticFiles::new(".")?.header("X-Frame-Options", "DENY");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
     }
 
     fn serve(&self, request: &Request) -> Response {
-        let path = match resolve(&self.root, request.path(), Policy::default()) {
+        let path = match resolve(&self.root, request.path(), self.policy) {
             Ok(path) => path,
-            Err(ResolveError::BadPath) => return text(StatusCode::BAD_REQUEST, "bad path\n"),
-            Err(ResolveError::NotFound) => return text(StatusCode::NOT_FOUND, "not found\n"),
+            Err(ResolveError::BadPath) => return plain(StatusCode::BAD_REQUEST, "bad path\n"),
+            Err(ResolveError::NotFound) => return self.not_found(request),
         };
-        let path = if path.is_dir() {
-            if !request.path().ends_with('/') {
-                // Relative, so it cannot become an open redirect.
-                let last = request.path().rsplit('/').next().unwrap_or("");
-                let location = match request.query() {
-                    Some(q) => format!("{last}/?{q}"),
-                    None => format!("{last}/"),
-                };
-                return Response::new(StatusCode::MOVED_PERMANENTLY)
-                    .with_header("Location", format!("./{location}"));
-            }
-            path.join("index.html")
-        } else {
-            path
-        };
-        let (file, len) = match resolve::open_regular(&path) {
-            Ok((file, meta)) => (file, meta.len()),
-            Err(_) => return text(StatusCode::NOT_FOUND, "not found\n"),
-        };
-        let mime = mime_guess::from_path(&path).first_or_octet_stream();
-        let content_type = if mime.type_() == mime_guess::mime::TEXT {
-            format!("{mime}; charset=utf-8")
-        } else {
-            mime.to_string()
-        };
-        Response::new(StatusCode::OK)
-            .with_header("Content-Type", content_type)
-            .with_header("X-Content-Type-Options", "nosniff")
-            .with_body(Body::File {
-                file,
-                offset: 0,
-                len,
-            })
+        if !path.is_dir() {
+            return self.file(request, &path);
+        }
+        if !request.path().ends_with('/') {
+            return redirect_to_slash(request);
+        }
+        match resolve::confine(&self.root, &path.join("index.html"), self.policy) {
+            Ok((index, meta)) if meta.is_file() => self.file(request, &index),
+            _ if self.listing => self.list(request, &path),
+            _ => plain(StatusCode::FORBIDDEN, "directory listing is off\n"),
+        }
     }
-}
 
-fn text(status: StatusCode, body: &str) -> Response {
-    Response::text(status, body)
+    /// A regular file, or its best precompressed sibling the client accepts.
+    fn file(&self, request: &Request, path: &Path) -> Response {
+        let content_type = content_type(path);
+        let accept = request.header_str("accept-encoding");
+        let mut has_siblings = false;
+        for (coding, suffix) in encoding::SIBLINGS {
+            let mut sibling = path.as_os_str().to_owned();
+            sibling.push(".");
+            sibling.push(suffix);
+            let Ok((sibling, _)) = resolve::confine(&self.root, Path::new(&sibling), self.policy)
+            else {
+                continue;
+            };
+            has_siblings = true;
+            if !encoding::accepts(accept, coding) {
+                continue;
+            }
+            if let Ok((file, meta)) = resolve::open_regular(&sibling) {
+                return range::file_response(
+                    request,
+                    file,
+                    &meta,
+                    &content_type,
+                    Some(coding),
+                    true,
+                    &self.cache_control,
+                );
+            }
+        }
+        match resolve::open_regular(path) {
+            Ok((file, meta)) => range::file_response(
+                request,
+                file,
+                &meta,
+                &content_type,
+                None,
+                has_siblings,
+                &self.cache_control,
+            ),
+            Err(_) => plain(StatusCode::NOT_FOUND, "not found\n"),
+        }
+    }
+
+    fn list(&self, request: &Request, dir: &Path) -> Response {
+        let entries = match listing::read_dir(dir, self.policy.show_hidden) {
+            Ok(entries) => entries,
+            Err(_) => return plain(StatusCode::FORBIDDEN, "cannot list this directory\n"),
+        };
+        let response = if listing::wants_json(request) {
+            Response::bytes(
+                StatusCode::OK,
+                "application/json",
+                listing::json(request.path(), &entries).into_bytes(),
+            )
+        } else {
+            Response::html(StatusCode::OK, listing::html(request.path(), &entries))
+                .with_header("Content-Security-Policy", listing::HTML_CSP)
+        };
+        response
+            .with_header("Cache-Control", self.cache_control.clone())
+            .with_header("Vary", "Accept")
+    }
+
+    fn not_found(&self, request: &Request) -> Response {
+        if self.spa
+            && accepts_html(request)
+            && let Ok((index, meta)) =
+                resolve::confine(&self.root, &self.root.join("index.html"), self.policy)
+            && meta.is_file()
+        {
+            return self.file(request, &index);
+        }
+        if let Some(page) = &self.not_found_page
+            && let Ok((file, meta)) = resolve::open_regular(page)
+        {
+            return Response::new(StatusCode::NOT_FOUND)
+                .with_header("Content-Type", content_type(page))
+                .with_body(Body::File {
+                    file,
+                    offset: 0,
+                    len: meta.len(),
+                });
+        }
+        plain(StatusCode::NOT_FOUND, "not found\n")
+    }
+
+    fn decorate(&self, mut response: Response) -> Response {
+        response.set_header("X-Content-Type-Options", "nosniff");
+        if self.cors {
+            response.set_header("Access-Control-Allow-Origin", "*");
+        }
+        for (name, value) in &self.headers {
+            response.set_header(name.clone(), value.clone());
+        }
+        response
+    }
 }
 
 impl crate::Handler for StaticFiles {
     fn handle(&self, request: &Request) -> Response {
-        match request.method() {
+        let response = match request.method() {
             Method::Get | Method::Head => self.serve(request),
+            Method::Options
+                if self.cors && request.header("access-control-request-method").is_some() =>
+            {
+                Response::new(StatusCode::NO_CONTENT)
+                    .with_header("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+                    .with_header(
+                        "Access-Control-Allow-Headers",
+                        request
+                            .header_str("access-control-request-headers")
+                            .unwrap_or("*")
+                            .to_owned(),
+                    )
+                    .with_header("Access-Control-Max-Age", "86400")
+            }
             _ => method_not_allowed(&[Method::Get, Method::Head]),
-        }
+        };
+        self.decorate(response)
     }
+}
+
+fn plain(status: StatusCode, body: &str) -> Response {
+    Response::text(status, body)
+}
+
+/// `Content-Type` from the extension; text types get `charset=utf-8`.
+fn content_type(path: &Path) -> String {
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let textual = mime.type_() == mime_guess::mime::TEXT
+        || matches!(mime.subtype().as_str(), "javascript" | "json" | "xml")
+        || mime.suffix().is_some_and(|s| s == "xml" || s == "json");
+    if textual && mime.get_param(mime_guess::mime::CHARSET).is_none() {
+        format!("{mime}; charset=utf-8")
+    } else {
+        mime.to_string()
+    }
+}
+
+/// `301` to the same path with a trailing slash, as a relative reference (`./name/`), so it
+/// can never point at another host (no `//evil` open redirect).
+fn redirect_to_slash(request: &Request) -> Response {
+    let last = request.path().rsplit('/').next().unwrap_or("");
+    let location = match request.query() {
+        Some(q) => format!("./{last}/?{q}"),
+        None => format!("./{last}/"),
+    };
+    Response::new(StatusCode::MOVED_PERMANENTLY).with_header("Location", location)
+}
+
+fn accepts_html(request: &Request) -> bool {
+    matches!(request.method(), Method::Get | Method::Head)
+        && request
+            .header_str("accept")
+            .is_some_and(|a| a.contains("text/html"))
 }

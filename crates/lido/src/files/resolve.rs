@@ -127,7 +127,10 @@ pub(crate) fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
     let file = options.open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
     }
     Ok((file, meta))
 }
@@ -170,8 +173,14 @@ mod tests {
     fn jail_holds() {
         let t = tree("jail");
         let (root, p) = (&t.root, Policy::default());
-        assert_eq!(resolve(root, "/dir/file.txt", p), Ok(root.join("dir/file.txt")));
-        assert_eq!(resolve(root, "/./dir//file.txt", p), Ok(root.join("dir/file.txt")));
+        assert_eq!(
+            resolve(root, "/dir/file.txt", p),
+            Ok(root.join("dir/file.txt"))
+        );
+        assert_eq!(
+            resolve(root, "/./dir//file.txt", p),
+            Ok(root.join("dir/file.txt"))
+        );
         assert_eq!(resolve(root, "/dir/", p), Ok(root.join("dir")));
         for bad in [
             "/../outside.txt",
@@ -200,7 +209,10 @@ mod tests {
         };
         assert_eq!(resolve(&t.root, "/.secret", p), Ok(t.root.join(".secret")));
         // `..` is never a hidden name.
-        assert_eq!(resolve(&t.root, "/../outside.txt", p), Err(ResolveError::NotFound));
+        assert_eq!(
+            resolve(&t.root, "/../outside.txt", p),
+            Err(ResolveError::NotFound)
+        );
     }
 
     #[cfg(unix)]
@@ -208,13 +220,22 @@ mod tests {
     fn symlinks_stay_inside_unless_allowed() {
         let t = tree("links");
         let p = Policy::default();
-        assert_eq!(resolve(&t.root, "/in-link", p), Ok(t.root.join("dir/file.txt")));
-        assert_eq!(resolve(&t.root, "/out-link", p), Err(ResolveError::NotFound));
+        assert_eq!(
+            resolve(&t.root, "/in-link", p),
+            Ok(t.root.join("dir/file.txt"))
+        );
+        assert_eq!(
+            resolve(&t.root, "/out-link", p),
+            Err(ResolveError::NotFound)
+        );
         let all = Policy {
             follow_symlinks: true,
             ..Policy::default()
         };
-        assert_eq!(resolve(&t.root, "/out-link", all), Ok(t.base.join("outside.txt")));
+        assert_eq!(
+            resolve(&t.root, "/out-link", all),
+            Ok(t.base.join("outside.txt"))
+        );
     }
 
     #[cfg(unix)]
@@ -224,7 +245,10 @@ mod tests {
         let fifo = t.root.join("pipe");
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
         if made.map(|s| s.success()).unwrap_or(false) {
-            assert_eq!(resolve(&t.root, "/pipe", Policy::default()), Err(ResolveError::NotFound));
+            assert_eq!(
+                resolve(&t.root, "/pipe", Policy::default()),
+                Err(ResolveError::NotFound)
+            );
             // Opening one directly does not block and is refused.
             assert!(open_regular(&fifo).is_err());
         }

@@ -1,0 +1,151 @@
+//! The binary's access log: Combined Log Format (or JSON lines) on stdout.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::SystemTime;
+
+use lido::Exchange;
+
+/// Access log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// NCSA Combined Log Format, as nginx and Apache write by default.
+    Combined,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Formats one line (without the newline).
+pub(crate) fn line(format: Format, x: &Exchange<'_>) -> String {
+    match format {
+        Format::Combined => combined(x),
+        Format::Json => json(x),
+    }
+}
+
+/// Writes one line to stdout. A closed stdout is not an error worth stopping for.
+pub(crate) fn write(format: Format, x: &Exchange<'_>) {
+    let mut text = line(format, x);
+    text.push('\n');
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+fn header<'a>(x: &'a Exchange<'_>, name: &str) -> Option<&'a str> {
+    x.request.and_then(|r| r.header_str(name))
+}
+
+/// `127.0.0.1 - - [27/Nov/2026:16:42:00 +0000] "GET / HTTP/1.1" 200 1234 "-" "curl/8"`
+fn combined(x: &Exchange<'_>) -> String {
+    let mut out = String::with_capacity(160);
+    match x.peer {
+        Some(peer) => {
+            let _ = write!(out, "{}", peer.ip());
+        }
+        None => out.push('-'),
+    }
+    out.push_str(" - - [");
+    out.push_str(&clf_time(x.received));
+    out.push_str("] \"");
+    match x.request {
+        Some(r) => {
+            quoted(&mut out, r.method().as_str());
+            out.push(' ');
+            quoted(&mut out, r.target());
+            out.push(' ');
+            out.push_str(r.version().as_str());
+        }
+        None => out.push('-'),
+    }
+    let _ = write!(out, "\" {} {} \"", x.status.as_u16(), x.body_bytes);
+    quoted(&mut out, header(x, "referer").unwrap_or("-"));
+    out.push_str("\" \"");
+    quoted(&mut out, header(x, "user-agent").unwrap_or("-"));
+    out.push('"');
+    out
+}
+
+/// Escapes `"`, `\` and control bytes as nginx does (`\xHH`), so a line stays one line.
+fn quoted(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => {
+                let _ = write!(out, "\\x{:02X}", c as u32);
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\x{:02X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+/// `27/Nov/2026:16:42:00 +0000`, from the IMF-fixdate `Fri, 27 Nov 2026 16:42:00 GMT`.
+fn clf_time(time: SystemTime) -> String {
+    let imf = httpdate::fmt_http_date(time);
+    let parts: Vec<&str> = imf.split(' ').collect();
+    match parts.as_slice() {
+        [_, day, month, year, clock, _] => format!("{day}/{month}/{year}:{clock} +0000"),
+        _ => imf,
+    }
+}
+
+fn json(x: &Exchange<'_>) -> String {
+    let time = httpdate::fmt_http_date(x.received);
+    let value = serde_json::json!({
+        "time": time,
+        "remote": x.peer.map(|p| p.ip().to_string()),
+        "method": x.request.map(|r| r.method().as_str()),
+        "target": x.request.map(|r| r.target()),
+        "version": x.request.map(|r| r.version().as_str()),
+        "status": x.status.as_u16(),
+        "bytes": x.body_bytes,
+        "referer": header(x, "referer"),
+        "user_agent": header(x, "user-agent"),
+        "handler_ms": x.handler_time.as_secs_f64() * 1e3,
+    });
+    value.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lido::http::{Method, Request, StatusCode};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn exchange(request: Option<&Request>) -> Exchange<'_> {
+        let mut x = lido::Exchange::new(StatusCode::OK);
+        x.peer = Some("192.0.2.1:5000".parse().unwrap());
+        x.request = request;
+        x.body_bytes = 42;
+        x.received = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        x
+    }
+
+    #[test]
+    fn combined_log_format() {
+        let request = Request::new(Method::Get, "/a?b=\"c\"")
+            .unwrap()
+            .with_header("User-Agent", "curl/8")
+            .with_header("Referer", "http://x/");
+        assert_eq!(
+            line(Format::Combined, &exchange(Some(&request))),
+            r#"192.0.2.1 - - [06/Nov/1994:08:49:37 +0000] "GET /a?b=\x22c\x22 HTTP/1.1" 200 42 "http://x/" "curl/8""#
+        );
+        assert_eq!(
+            line(Format::Combined, &exchange(None)),
+            r#"192.0.2.1 - - [06/Nov/1994:08:49:37 +0000] "-" 200 42 "-" "-""#
+        );
+    }
+
+    #[test]
+    fn json_lines() {
+        let request = Request::new(Method::Head, "/x").unwrap();
+        let text = line(Format::Json, &exchange(Some(&request)));
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["method"], "HEAD");
+        assert_eq!(value["status"], 200);
+        assert_eq!(value["bytes"], 42);
+        assert_eq!(value["remote"], "192.0.2.1");
+        assert!(!text.contains('\n'));
+    }
+}

@@ -1,0 +1,361 @@
+//! `file_response` on a real temporary file.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use super::*;
+
+const CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+const CACHE_CONTROL: &str = "public, max-age=60";
+
+/// A file in the temp directory, removed on drop.
+struct TempFile {
+    path: PathBuf,
+    content: Vec<u8>,
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl TempFile {
+    fn new(name: &str) -> TempFile {
+        let path = std::env::temp_dir().join(format!("lido-range-{name}-{}", std::process::id()));
+        let content: Vec<u8> = (0..200u8).map(|i| b'a' + i % 26).collect();
+        std::fs::write(&path, &content).unwrap();
+        let file = File::options().write(true).open(&path).unwrap();
+        file.set_modified(UNIX_EPOCH + Duration::from_secs(MTIME))
+            .unwrap();
+        TempFile { path, content }
+    }
+
+    fn open(&self) -> (File, Metadata) {
+        let file = File::open(&self.path).unwrap();
+        let meta = file.metadata().unwrap();
+        (file, meta)
+    }
+
+    fn respond(&self, request: &Request) -> Response {
+        let (file, meta) = self.open();
+        file_response(
+            request,
+            file,
+            &meta,
+            CONTENT_TYPE,
+            None,
+            false,
+            CACHE_CONTROL,
+        )
+    }
+
+    fn etag(&self) -> String {
+        Validators::new(&self.open().1, None).etag
+    }
+}
+
+/// The `(offset, len)` of a file body.
+fn file_region(response: &Response) -> (u64, u64) {
+    match response.body() {
+        Body::File { offset, len, .. } => (*offset, *len),
+        other => panic!("not a file body: {other:?}"),
+    }
+}
+
+fn assert_full(response: &Response) {
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(file_region(response), (0, 200));
+    assert_eq!(response.header("Content-Range"), None);
+}
+
+#[test]
+fn serves_the_whole_file() {
+    let f = TempFile::new("full");
+    let response = f.respond(&get(&[]));
+    assert_full(&response);
+    let etag = f.etag();
+    let fields: Vec<(&str, &str)> = response.headers().collect();
+    assert_eq!(
+        fields,
+        [
+            ("Content-Type", CONTENT_TYPE),
+            ("Accept-Ranges", "bytes"),
+            ("ETag", etag.as_str()),
+            ("Last-Modified", LAST_MODIFIED),
+            ("Cache-Control", CACHE_CONTROL),
+        ]
+    );
+    assert_full(&f.respond(&with_fields(Method::Head, &[])));
+}
+
+#[test]
+fn encoded_and_varied_responses() {
+    let f = TempFile::new("encoded");
+    let (file, meta) = f.open();
+    let response = file_response(
+        &get(&[]),
+        file,
+        &meta,
+        "text/css",
+        Some("br"),
+        false,
+        "no-cache",
+    );
+    assert_eq!(response.header("Content-Encoding"), Some("br"));
+    assert_eq!(response.header("Vary"), Some("Accept-Encoding"));
+    assert!(response.header("ETag").unwrap().ends_with("-br\""));
+    assert_eq!(response.header("Cache-Control"), Some("no-cache"));
+
+    let (file, meta) = f.open();
+    let response = file_response(&get(&[]), file, &meta, "text/css", None, true, "no-cache");
+    assert_eq!(response.header("Content-Encoding"), None);
+    assert_eq!(response.header("Vary"), Some("Accept-Encoding"));
+
+    // The encoded ETag is what conditional requests on the encoded response compare with.
+    let (file, meta) = f.open();
+    let etag = Validators::new(&meta, Some("gzip")).etag;
+    let request = get(&[("If-None-Match", &etag)]);
+    let response = file_response(&request, file, &meta, "text/css", Some("gzip"), false, "x");
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(response.header("Vary"), Some("Accept-Encoding"));
+    assert_eq!(response.header("Content-Encoding"), None);
+}
+
+#[test]
+fn serves_one_range() {
+    let f = TempFile::new("single");
+    let response = f.respond(&get(&[("Range", "bytes=10-19")]));
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(response.header("Content-Range"), Some("bytes 10-19/200"));
+    assert_eq!(response.header("Content-Type"), Some(CONTENT_TYPE));
+    assert_eq!(response.header("Accept-Ranges"), Some("bytes"));
+    assert_eq!(response.header("ETag"), Some(f.etag().as_str()));
+    assert_eq!(response.header("Last-Modified"), Some(LAST_MODIFIED));
+    assert_eq!(file_region(&response), (10, 10));
+
+    let response = f.respond(&get(&[("Range", "bytes=-5")]));
+    assert_eq!(response.header("Content-Range"), Some("bytes 195-199/200"));
+    assert_eq!(file_region(&response), (195, 5));
+
+    // HEAD gets the head of the GET.
+    let response = f.respond(&with_fields(Method::Head, &[("Range", "bytes=0-")]));
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(response.header("Content-Range"), Some("bytes 0-199/200"));
+}
+
+#[test]
+fn range_is_ignored_for_other_methods() {
+    let f = TempFile::new("methods");
+    for method in [Method::Post, Method::Put, Method::Options] {
+        let response = f.respond(&with_fields(method, &[("Range", "bytes=0-0")]));
+        assert_full(&response);
+    }
+}
+
+#[test]
+fn invalid_range_serves_the_whole_file() {
+    let f = TempFile::new("invalid");
+    for range in ["bytes=5-1", "lines=1-2", "bytes=x"] {
+        assert_full(&f.respond(&get(&[("Range", range)])));
+    }
+}
+
+#[test]
+fn serves_several_ranges_as_multipart() {
+    let f = TempFile::new("multipart");
+    let response = f.respond(&get(&[("Range", "bytes=0-4, 30-31,-3")]));
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(response.header("Content-Range"), None);
+    assert_eq!(response.header("Accept-Ranges"), Some("bytes"));
+    assert_eq!(response.header("ETag"), Some(f.etag().as_str()));
+    let content_type = response.header("Content-Type").unwrap();
+    let boundary = content_type
+        .strip_prefix("multipart/byteranges; boundary=")
+        .unwrap();
+    assert_eq!(boundary.len(), BOUNDARY_LEN);
+    assert!(
+        boundary
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    );
+    let expected = format!(
+        "--{b}\r\n\
+         Content-Type: {CONTENT_TYPE}\r\n\
+         Content-Range: bytes 0-4/200\r\n\
+         \r\n\
+         abcde\r\n\
+         --{b}\r\n\
+         Content-Type: {CONTENT_TYPE}\r\n\
+         Content-Range: bytes 30-31/200\r\n\
+         \r\n\
+         ef\r\n\
+         --{b}\r\n\
+         Content-Type: {CONTENT_TYPE}\r\n\
+         Content-Range: bytes 197-199/200\r\n\
+         \r\n\
+         pqr\r\n\
+         --{b}--\r\n",
+        b = boundary
+    );
+    assert_eq!(&f.content[197..], b"pqr");
+    match response.body() {
+        Body::Bytes(body) => assert_eq!(String::from_utf8_lossy(body), expected),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn multipart_boundary_is_absent_from_the_content() {
+    let f = TempFile::new("boundary");
+    let (file, _) = f.open();
+    let parts = [0..100, 100..200, 0..200];
+    let (boundary, body) = multipart(&file, &parts, 200, "x/y").unwrap().unwrap();
+    let delimiter = format!("--{boundary}");
+    let count = String::from_utf8_lossy(&body).matches(&delimiter).count();
+    assert_eq!(count, parts.len() + 1);
+}
+
+#[test]
+fn large_multipart_serves_the_whole_file() {
+    let f = TempFile::new("large");
+    let big = MAX_MULTIPART_BYTES + 1;
+    File::options()
+        .write(true)
+        .open(&f.path)
+        .unwrap()
+        .set_len(big)
+        .unwrap();
+    let response = f.respond(&get(&[("Range", "bytes=0-0,1-")]));
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(file_region(&response), (0, big));
+    // One large range is fine: it is sent from the file.
+    let response = f.respond(&get(&[("Range", "bytes=1-")]));
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(file_region(&response), (1, big - 1));
+}
+
+#[test]
+fn multipart_read_error_is_a_server_error() {
+    let f = TempFile::new("shrunk");
+    let (file, meta) = f.open();
+    File::options()
+        .write(true)
+        .open(&f.path)
+        .unwrap()
+        .set_len(100)
+        .unwrap();
+    let request = get(&[("Range", "bytes=0-1,150-160")]);
+    let response = file_response(&request, file, &meta, CONTENT_TYPE, None, false, "x");
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[test]
+fn unsatisfiable_range() {
+    let f = TempFile::new("unsatisfiable");
+    let response = f.respond(&get(&[("Range", "bytes=200-")]));
+    assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(response.header("Content-Range"), Some("bytes */200"));
+    assert_eq!(response.header("Accept-Ranges"), Some("bytes"));
+    assert_eq!(response.header("Cache-Control"), None);
+}
+
+#[test]
+fn not_modified() {
+    let f = TempFile::new("not-modified");
+    let etag = f.etag();
+    for request in [
+        get(&[("If-None-Match", &etag)]),
+        get(&[("If-None-Match", &format!("W/{etag}"))]),
+        get(&[("If-Modified-Since", LAST_MODIFIED)]),
+        with_fields(Method::Head, &[("If-None-Match", "*")]),
+        // Preconditions come before ranges.
+        get(&[("If-None-Match", &etag), ("Range", "bytes=0-0")]),
+    ] {
+        let response = f.respond(&request);
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+        let fields: Vec<(&str, &str)> = response.headers().collect();
+        assert_eq!(
+            fields,
+            [
+                ("ETag", etag.as_str()),
+                ("Last-Modified", LAST_MODIFIED),
+                ("Cache-Control", CACHE_CONTROL),
+            ]
+        );
+        assert!(matches!(response.body(), Body::Empty));
+    }
+    let response = f.respond(&get(&[(
+        "If-Modified-Since",
+        "Sun, 06 Nov 1994 08:49:36 GMT",
+    )]));
+    assert_full(&response);
+}
+
+#[test]
+fn precondition_failed() {
+    let f = TempFile::new("failed");
+    for request in [
+        get(&[("If-Match", "\"nope\"")]),
+        get(&[("If-Unmodified-Since", "Sun, 06 Nov 1994 08:49:36 GMT")]),
+        with_fields(Method::Put, &[("If-None-Match", "*")]),
+        get(&[("If-Match", "\"nope\""), ("Range", "bytes=0-0")]),
+    ] {
+        let response = f.respond(&request);
+        assert_eq!(response.status(), StatusCode::PRECONDITION_FAILED);
+        assert_eq!(response.header("ETag"), None);
+    }
+    let etag = f.etag();
+    assert_full(&f.respond(&get(&[("If-Match", &etag)])));
+}
+
+#[test]
+fn if_range_mismatch_serves_the_whole_file() {
+    let f = TempFile::new("if-range");
+    let etag = f.etag();
+    for if_range in ["\"nope\"", "Sun, 06 Nov 1994 08:49:36 GMT", "junk"] {
+        let request = get(&[("Range", "bytes=0-0"), ("If-Range", if_range)]);
+        assert_full(&f.respond(&request));
+        // Even when the range could not be satisfied.
+        let request = get(&[("Range", "bytes=500-"), ("If-Range", if_range)]);
+        assert_full(&f.respond(&request));
+    }
+    for if_range in [etag.as_str(), LAST_MODIFIED] {
+        let request = get(&[("Range", "bytes=0-0"), ("If-Range", if_range)]);
+        let response = f.respond(&request);
+        assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT, "{if_range}");
+        assert_eq!(file_region(&response), (0, 1));
+    }
+}
+
+#[test]
+fn empty_file() {
+    let f = TempFile::new("empty");
+    File::options()
+        .write(true)
+        .open(&f.path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let response = f.respond(&get(&[("Range", "bytes=-5")]));
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(file_region(&response), (0, 0));
+    let response = f.respond(&get(&[("Range", "bytes=0-")]));
+    assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(response.header("Content-Range"), Some("bytes */0"));
+}
+
+#[test]
+fn modification_time_in_the_future_is_not_sent() {
+    let f = TempFile::new("future");
+    let future = SystemTime::now() + Duration::from_secs(86_400);
+    File::options()
+        .write(true)
+        .open(&f.path)
+        .unwrap()
+        .set_modified(future)
+        .unwrap();
+    let response = f.respond(&get(&[]));
+    let sent = httpdate::parse_http_date(response.header("Last-Modified").unwrap()).unwrap();
+    assert!(sent <= SystemTime::now());
+}
