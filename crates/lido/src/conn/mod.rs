@@ -18,6 +18,8 @@ use crate::transport::Transport;
 /// Below this many buffered bytes the reactor parses a partial head on every arrival, to
 /// answer malformed input at once; above it, only when a line ends.
 const EAGER_PARSE_LIMIT: usize = 1024;
+/// Buffer capacity a connection keeps between requests; more is freed.
+const KEEP_BUFFER: usize = 4096;
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 * 1024;
 /// Requests served in one dispatch before the connection goes to the back of the queue, so a
@@ -156,6 +158,17 @@ impl<S: Transport> Conn<S> {
 
     pub(crate) fn stream_mut(&mut self) -> &mut S {
         &mut self.stream
+    }
+
+    /// Gives back buffer space a large request or response left behind, so an idle
+    /// connection costs little memory.
+    fn release_buffers(&mut self) {
+        if self.out.capacity() > KEEP_BUFFER {
+            self.out = Vec::new();
+        }
+        if self.input.is_empty() && self.input.capacity() > KEEP_BUFFER {
+            self.input = Vec::new();
+        }
     }
 
     /// When the current wait expires.

@@ -13,6 +13,11 @@ use crate::http::{
 };
 use crate::transport::Transport;
 
+thread_local! {
+    /// Per-thread read buffer, zeroed once (reactor and workers each have one).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
+}
+
 impl<S: Transport> Conn<S> {
     pub(super) fn read_head(&mut self, ctx: &Ctx, now: Instant) -> Step {
         if !self.input.is_empty() {
@@ -202,20 +207,21 @@ impl<S: Transport> Conn<S> {
         if self.input.len() > MAX_HEAD + READ_CHUNK {
             return Err(Wait::Closed);
         }
-        let start = self.input.len();
-        self.input.resize(start + READ_CHUNK, 0);
+        // Read into scratch space and keep only what arrived: a connection's buffer grows with
+        // its data, not with the read size (10,000 idle connections must not hold 16 KiB each).
+        let stream = &mut self.stream;
+        let input = &mut self.input;
         loop {
-            match self.stream.read(&mut self.input[start..]) {
-                Ok(n) => {
-                    self.input.truncate(start + n);
-                    return Ok(n);
-                }
+            let read = SCRATCH.with_borrow_mut(|scratch| {
+                let n = stream.read(scratch)?;
+                input.extend_from_slice(&scratch[..n]);
+                Ok::<_, std::io::Error>(n)
+            });
+            match read {
+                Ok(n) => return Ok(n),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Err(Wait::Read),
                 Err(e) => {
-                    self.input.truncate(start);
-                    if e.kind() == ErrorKind::WouldBlock {
-                        return Err(Wait::Read);
-                    }
                     log_io(&e);
                     return Err(Wait::Closed);
                 }

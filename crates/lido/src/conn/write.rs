@@ -152,6 +152,7 @@ impl<S: Transport> Conn<S> {
         }
         self.out.clear();
         self.out_pos = 0;
+        self.release_buffers();
         let now = Instant::now();
         match self.after {
             After::Close => {
