@@ -51,11 +51,30 @@ struct Returned {
     outcome: Outcome,
 }
 
+/// How workers give connections back, and wake the reactor only when it sleeps.
+struct Handback {
+    tx: Sender<Returned>,
+    waker: Waker,
+    /// Set by the reactor before it blocks in `poll`; the first returner clears it and wakes
+    /// it. A busy reactor finds the returns on its next turn without a wake-up syscall.
+    sleeping: AtomicBool,
+}
+
+impl Handback {
+    fn wake(&self) {
+        // Pairs with the reactor's fence: either it sees our return, or we see it sleeping.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.sleeping.swap(false, Ordering::SeqCst) {
+            // If the reactor is gone the wake is moot.
+            let _ = self.waker.wake();
+        }
+    }
+}
+
 /// Hands the connection back even if the job unwinds.
 struct ReturnGuard {
     index: usize,
-    tx: Sender<Returned>,
-    waker: Arc<Waker>,
+    handback: Arc<Handback>,
     conn: Option<Box<Conn<TcpStream>>>,
     outcome: Outcome,
 }
@@ -68,8 +87,8 @@ impl Drop for ReturnGuard {
             outcome: self.outcome,
         };
         // The reactor holds the receiver until it exits; after that nothing is owed.
-        if self.tx.send(returned).is_ok() {
-            let _ = self.waker.wake();
+        if self.handback.tx.send(returned).is_ok() {
+            self.handback.wake();
         }
     }
 }
@@ -87,17 +106,25 @@ enum Entry {
 }
 
 /// Tells the reactor to shut down gracefully.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Stopper {
     flag: Arc<AtomicBool>,
-    waker: Arc<Waker>,
+    handback: Arc<Handback>,
+}
+
+impl std::fmt::Debug for Stopper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stopper")
+            .field("flag", &self.flag)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Stopper {
     pub(crate) fn stop(&self) {
-        self.flag.store(true, Ordering::Release);
-        // If the reactor is gone the wake is moot.
-        let _ = self.waker.wake();
+        self.flag.store(true, Ordering::SeqCst);
+        // Unconditionally: the reactor may be about to sleep with no timeout pending.
+        let _ = self.handback.waker.wake();
     }
 }
 
@@ -117,8 +144,7 @@ pub(crate) struct Reactor {
     poll: Poll,
     listener: TcpListener,
     conns: Slab<Entry>,
-    waker: Arc<Waker>,
-    tx: Sender<Returned>,
+    handback: Arc<Handback>,
     rx: Receiver<Returned>,
     pool: Arc<ThreadPool>,
     ctx: Arc<Ctx>,
@@ -146,14 +172,18 @@ impl Reactor {
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let waker = Waker::new(poll.registry(), WAKER)?;
         let (tx, rx) = crossbeam_channel::unbounded();
+        let handback = Arc::new(Handback {
+            tx,
+            waker,
+            sleeping: AtomicBool::new(false),
+        });
         Ok(Self {
             poll,
             listener,
             conns: Slab::new(),
-            waker,
-            tx,
+            handback,
             rx,
             pool,
             ctx,
@@ -169,7 +199,7 @@ impl Reactor {
     pub(crate) fn stopper(&self) -> Stopper {
         Stopper {
             flag: Arc::clone(&self.stop),
-            waker: Arc::clone(&self.waker),
+            handback: Arc::clone(&self.handback),
         }
     }
 
@@ -181,8 +211,17 @@ impl Reactor {
         let mut drain_deadline: Option<Instant> = None;
         loop {
             let now = Instant::now();
-            let timeout = next_sweep.saturating_duration_since(now);
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout))
+            let mut timeout = next_sweep.saturating_duration_since(now);
+            // Announce the sleep, then look once more: a return sent before the announcement
+            // is seen here; one sent after it wakes us.
+            self.handback.sleeping.store(true, Ordering::SeqCst);
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if !self.rx.is_empty() || self.stop.load(Ordering::SeqCst) {
+                timeout = Duration::ZERO;
+            }
+            let polled = self.poll.poll(&mut events, Some(timeout));
+            self.handback.sleeping.store(false, Ordering::SeqCst);
+            if let Err(e) = polled
                 && e.kind() != ErrorKind::Interrupted
             {
                 return Err(e);
@@ -336,8 +375,7 @@ impl Reactor {
         };
         let mut guard = ReturnGuard {
             index,
-            tx: self.tx.clone(),
-            waker: Arc::clone(&self.waker),
+            handback: Arc::clone(&self.handback),
             conn: Some(conn),
             outcome: Outcome::Close,
         };

@@ -13,6 +13,24 @@ use crate::handler::error_response;
 use crate::http::{Body, Method, RequestHead, Response, StatusCode, Version, with_date};
 use crate::transport::Transport;
 
+/// File bodies up to this size are copied into the response buffer: one write instead of a
+/// write and a `sendfile`.
+const INLINE_FILE_MAX: u64 = 16 * 1024;
+
+/// Reads as much of `buf` as the file has at `offset` (stops early at end of file or error).
+fn read_full_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> usize {
+    let mut got = 0;
+    while got < buf.len() {
+        match crate::transport::read_at(file, &mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    got
+}
+
 impl<S: Transport> Conn<S> {
     pub(super) fn run_ready(&mut self, ctx: &Ctx) -> Step {
         match std::mem::replace(&mut self.state, State::Head) {
@@ -96,11 +114,24 @@ impl<S: Transport> Conn<S> {
             Body::Empty => {}
             Body::Bytes(bytes) => self.out.extend_from_slice(&bytes),
             Body::File { file, offset, len } => {
-                self.file = Some(FileBody {
+                let mut body = FileBody {
                     file,
                     offset,
                     remaining: len,
-                })
+                };
+                // A small file goes out in the same write as the head; what cannot be read
+                // now (the file shrank) is left to the send_file path, which then closes.
+                if len <= INLINE_FILE_MAX {
+                    let start = self.out.len();
+                    self.out.resize(start + len as usize, 0);
+                    let got = read_full_at(&body.file, &mut self.out[start..], offset);
+                    self.out.truncate(start + got);
+                    body.offset += got as u64;
+                    body.remaining -= got as u64;
+                }
+                if body.remaining > 0 {
+                    self.file = Some(body);
+                }
             }
         }
     }

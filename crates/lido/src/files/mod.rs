@@ -223,20 +223,18 @@ impl StaticFiles {
     fn file(&self, request: &Request, path: &Path) -> Response {
         let content_type = content_type(path);
         let accept = request.header_str("accept-encoding");
-        let mut has_siblings = false;
+        // Siblings are only looked for when the client takes their coding; every file
+        // response says `Vary: Accept-Encoding`, so caches keep the variants apart.
         for (coding, suffix) in encoding::SIBLINGS {
-            let mut sibling = path.as_os_str().to_owned();
-            sibling.push(".");
-            sibling.push(suffix);
-            let Ok((sibling, _)) = resolve::confine(&self.root, Path::new(&sibling), self.policy)
-            else {
-                continue;
-            };
-            has_siblings = true;
             if !encoding::accepts(accept, coding) {
                 continue;
             }
-            if let Ok((file, meta)) = resolve::open_regular(&sibling) {
+            let mut sibling = path.as_os_str().to_owned();
+            sibling.push(".");
+            sibling.push(suffix);
+            if let Ok((sibling, _)) = resolve::confine(&self.root, Path::new(&sibling), self.policy)
+                && let Ok((file, meta)) = resolve::open_regular(&sibling)
+            {
                 return range::file_response(
                     request,
                     file,
@@ -255,7 +253,7 @@ impl StaticFiles {
                 &meta,
                 &content_type,
                 None,
-                has_siblings,
+                true,
                 &self.cache_control,
             ),
             Err(_) => plain(StatusCode::NOT_FOUND, "not found\n"),
