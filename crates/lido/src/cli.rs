@@ -25,7 +25,7 @@ pub(crate) struct Cli {
     /// Worker threads [default: number of CPUs].
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     threads: Option<u32>,
-    /// Ready connections that may wait for a worker before new ones get 503 [default: 64 x threads].
+    /// Ready connections that may wait for a worker before new ones get 503 [default: 512 x threads].
     #[arg(long, value_name = "N")]
     queue: Option<usize>,
     /// Connections open at once; past it the server stops accepting until one closes.

@@ -23,6 +23,12 @@ pub const DEFAULT_MAX_REQUESTS_PER_CONNECTION: u32 = 10_000;
 /// Connections open at once; at the limit the server stops accepting until one closes.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
+/// Complete requests that may wait for a worker, per worker thread, before new ones get
+/// `503`. Only whole requests queue (idle and half-sent connections wait in the reactor), so
+/// this bounds latency: at tens of thousands of requests per second per core, 512 is about
+/// 10-20 ms of work.
+pub const DEFAULT_QUEUE_PER_THREAD: usize = 512;
+
 /// Engine settings; built by [`ServerBuilder`](crate::ServerBuilder).
 #[derive(Debug, Clone)]
 pub(crate) struct Config {

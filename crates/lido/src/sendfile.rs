@@ -1,4 +1,9 @@
 //! Zero-copy file sending: `sendfile(2)` on Linux and Android, read-then-write elsewhere.
+//!
+//! Known limit of zero-copy: bytes already queued in the socket still refer to the file's page
+//! cache, so if the file is truncated while they wait, the kernel sends zeros for the part past
+//! the new end. The connection is still closed before `Content-Length` is reached (the client
+//! sees a short, failed response), as it is when the file shrinks before being read.
 
 use std::fs::File;
 use std::io::{self, Write};

@@ -116,7 +116,7 @@ impl ServerBuilder {
     }
 
     /// Sets how many ready connections may wait for a worker; past it, new work gets `503`.
-    /// By default, [`lido_pool::DEFAULT_QUEUE_PER_THREAD`] × threads.
+    /// By default, [`DEFAULT_QUEUE_PER_THREAD`](crate::DEFAULT_QUEUE_PER_THREAD) × threads.
     ///
     /// # Examples
     ///
@@ -241,13 +241,16 @@ impl ServerBuilder {
             addr: self.listen.clone(),
             source,
         })?;
-        let mut pool = ThreadPool::builder().thread_name("lido-worker");
-        if let Some(threads) = self.threads {
-            pool = pool.threads(threads);
-        }
-        if let Some(capacity) = self.queue_capacity {
-            pool = pool.queue_capacity(capacity);
-        }
+        let threads = self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        let capacity = self
+            .queue_capacity
+            .unwrap_or_else(|| threads.saturating_mul(crate::DEFAULT_QUEUE_PER_THREAD));
+        let pool = ThreadPool::builder()
+            .thread_name("lido-worker")
+            .threads(threads)
+            .queue_capacity(capacity);
         let pool = Arc::new(pool.build().map_err(ServerError::Pool)?);
         let ctx = Arc::new(Ctx {
             handler: Box::new(handler),
