@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -16,9 +16,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use support::{
-    End, HttpReply, IO_TIMEOUT, connect, read_head_response, read_response, read_until_closed,
-};
+use support::{fetch, get};
 
 /// Longest wait for a line of output, an exit, or a thread.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -231,40 +229,6 @@ fn run_to_exit(args: &[&str]) -> (ExitStatus, String, String) {
         join_within(out, "reading stdout"),
         join_within(err, "reading stderr"),
     )
-}
-
-/// `METHOD target` with `headers` and `Connection: close`; exactly one response, nothing
-/// after it.
-fn fetch(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)]) -> HttpReply {
-    let mut request = format!("{method} {target} HTTP/1.1\r\nHost: test\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("Connection: close\r\n\r\n");
-    let mut stream = connect(addr);
-    stream
-        .write_all(request.as_bytes())
-        .expect("send the request");
-    let reply = if method == "HEAD" {
-        read_head_response(&mut stream)
-    } else {
-        read_response(&mut stream)
-    };
-    let (rest, end) = read_until_closed(&mut stream, IO_TIMEOUT);
-    assert!(
-        rest.is_empty(),
-        "{method} {target}: bytes after the response"
-    );
-    assert_ne!(
-        end,
-        End::TimedOut,
-        "{method} {target}: connection left open"
-    );
-    reply
-}
-
-fn get(addr: SocketAddr, target: &str) -> HttpReply {
-    fetch(addr, "GET", target, &[])
 }
 
 /// Checks `[dd/Mon/yyyy:hh:mm:ss +0000]`'s inside.

@@ -523,3 +523,44 @@ impl Drop for OpenOnDrop<'_> {
         self.0.open();
     }
 }
+
+/// Sends `METHOD target` with `headers` and `Connection: close` on a new connection, reads
+/// exactly one response, and checks that nothing follows it before the server closes.
+pub(crate) fn fetch(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> HttpReply {
+    let mut request = format!("{method} {target} HTTP/1.1\r\nHost: test\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("Connection: close\r\n\r\n");
+    let mut stream = connect(addr);
+    stream
+        .write_all(request.as_bytes())
+        .expect("send the request");
+    let reply = if method == "HEAD" {
+        read_head_response(&mut stream)
+    } else {
+        read_response(&mut stream)
+    };
+    let (rest, end) = read_until_closed(&mut stream, IO_TIMEOUT);
+    assert!(
+        rest.is_empty(),
+        "{method} {target}: {} unexpected bytes after the response: {:?}",
+        rest.len(),
+        String::from_utf8_lossy(&rest[..rest.len().min(200)])
+    );
+    assert_ne!(
+        end,
+        End::TimedOut,
+        "{method} {target}: the connection stayed open after Connection: close"
+    );
+    reply
+}
+
+pub(crate) fn get(addr: SocketAddr, target: &str) -> HttpReply {
+    fetch(addr, "GET", target, &[])
+}
