@@ -2,7 +2,9 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use lido::Exchange;
 
@@ -23,11 +25,65 @@ pub(crate) fn line(format: Format, x: &Exchange<'_>) -> String {
     }
 }
 
-/// Writes one line to stdout. A closed stdout is not an error worth stopping for.
-pub(crate) fn write(format: Format, x: &Exchange<'_>) {
-    let mut text = line(format, x);
-    text.push('\n');
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+/// Lines waiting for the logger thread; past this, lines are dropped (and counted) rather
+/// than slowing down a worker or the reactor.
+const QUEUE_LINES: usize = 16 * 1024;
+/// How long the end of `run` waits for the last lines to be written.
+const FINISH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The access log: formatting happens on the caller's thread, writing on a logger thread, so
+/// a slow stdout never stalls a worker or the reactor.
+#[derive(Debug)]
+pub(crate) struct Logger {
+    done: crossbeam_channel::Receiver<()>,
+    dropped: Arc<AtomicU64>,
+}
+
+/// The hook the server calls, and the handle to wait for the log at exit.
+pub(crate) fn start(
+    format: Format,
+) -> std::io::Result<(impl Fn(&Exchange<'_>) + Send + Sync + 'static, Logger)> {
+    let (tx, rx) = crossbeam_channel::bounded::<String>(QUEUE_LINES);
+    let (done_tx, done) = crossbeam_channel::bounded(1);
+    std::thread::Builder::new()
+        .name("lido-access-log".into())
+        .spawn(move || {
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            while let Ok(line) = rx.recv() {
+                let _ = out.write_all(line.as_bytes());
+                // Flush once the queue is empty: lines appear promptly, in batches under load.
+                while let Ok(line) = rx.try_recv() {
+                    let _ = out.write_all(line.as_bytes());
+                }
+                let _ = out.flush();
+            }
+            let _ = out.flush();
+            let _ = done_tx.send(());
+        })?;
+    let dropped = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&dropped);
+    let hook = move |x: &Exchange<'_>| {
+        let mut text = line(format, x);
+        text.push('\n');
+        if tx.try_send(text).is_err() {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    Ok((hook, Logger { done, dropped }))
+}
+
+impl Logger {
+    /// Waits (bounded) until every queued line is written; the hook must be gone by then.
+    pub(crate) fn finish(self) {
+        let _ = self.done.recv_timeout(FINISH_TIMEOUT);
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "access log lines dropped: stdout could not keep up"
+            );
+        }
+    }
 }
 
 fn header<'a>(x: &'a Exchange<'_>, name: &str) -> Option<&'a str> {

@@ -147,10 +147,13 @@ pub(crate) fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     if let Some(queue) = cli.queue {
         builder = builder.queue_capacity(queue);
     }
-    if !cli.quiet {
-        let format = cli.access_log;
-        builder = builder.on_response(move |x: &lido::Exchange<'_>| access_log::write(format, x));
-    }
+    let logger = if cli.quiet {
+        None
+    } else {
+        let (hook, logger) = access_log::start(cli.access_log)?;
+        builder = builder.on_response(hook);
+        Some(logger)
+    };
     let server = builder
         .bind(files)
         .map_err(|e| match std::error::Error::source(&e) {
@@ -178,6 +181,11 @@ pub(crate) fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         server.local_addr()
     );
     let _ = stdout.flush();
-    server.run()?;
+    let result = server.run();
+    // `run` consumed the server and its hook: the logger drains and stops.
+    if let Some(logger) = logger {
+        logger.finish();
+    }
+    result?;
     Ok(())
 }

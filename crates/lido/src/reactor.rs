@@ -86,12 +86,10 @@ impl Drop for ReturnGuard {
             conn: self.conn.take(),
             outcome: self.outcome,
         };
-        // A connection that waits for readiness needs no wake-up: its next event wakes the
-        // reactor, which takes the returns before acting on it (and looks at least every
-        // tick). Work to dispatch, or a connection to close, cannot wait.
-        let urgent = matches!(returned.outcome, Outcome::Work | Outcome::Close);
+        // Always wake a sleeping reactor: readiness that arrived while the connection was out
+        // here was recorded once (edge-triggered) and may never be reported again.
         // The reactor holds the receiver until it exits; after that nothing is owed.
-        if self.handback.tx.send(returned).is_ok() && urgent {
+        if self.handback.tx.send(returned).is_ok() {
             self.handback.wake();
         }
     }

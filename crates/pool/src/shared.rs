@@ -62,8 +62,7 @@ impl fmt::Debug for Config {
 
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// Submitters in flight, `CLOSED`, jobs accepted (see the consts above). Written by
-    /// submitters only.
+    /// Jobs accepted and `CLOSED` (see the consts above). Written by submitters only.
     state: CachePadded<AtomicU64>,
     rejected: AtomicU64,
     pub(crate) slots: Box<[CachePadded<WorkerCounters>]>,
@@ -311,16 +310,21 @@ impl Shared {
             self.notify_waiters();
         }
         let mut guard = lock(&self.wait_lock);
+        let mut send_wakes = true;
         while self.pending() > self.joining_jobs.load(Ordering::SeqCst) as u64 {
             // Parked workers learn of us from a wake-up task (a receive synchronises with the
-            // send, so they see `waiters`); busy ones after their job. The timeout is a safety
-            // net only.
-            self.wake(self.slots.len());
-            guard = self
+            // send, so they see `waiters`); busy ones after their job. Wake-ups go out once, and
+            // again only after a timeout (the safety net): resending after every notification
+            // would ping-pong with an idle worker while a long job runs.
+            if send_wakes {
+                self.wake(self.slots.len());
+            }
+            let (next, timeout) = self
                 .wait_cv
                 .wait_timeout(guard, WAIT_SAFETY_NET)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+                .unwrap_or_else(PoisonError::into_inner);
+            guard = next;
+            send_wakes = timeout.timed_out();
         }
         drop(guard);
         self.waiters.fetch_sub(1, Ordering::SeqCst);
