@@ -1282,6 +1282,8 @@ fn spa_serves_the_index_to_html_navigations_only() {
             404,
             "{target} without Accept"
         );
+        let refused = get_with(server.addr, target, &[("Accept", "text/html;q=0, */*;q=0")]);
+        assert_eq!(refused.status, 404, "{target} refusing HTML with q=0");
     }
     // Real files are still themselves.
     let reply = get_with(server.addr, "/app.js", &[("Accept", html)]);

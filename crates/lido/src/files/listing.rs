@@ -389,8 +389,13 @@ pub(crate) fn wants_json(request: &Request) -> bool {
             }
         }
     }
-    let mut json = Quality::default();
-    let mut html = Quality::default();
+    media_quality(request, "application", "json") > media_quality(request, "text", "html")
+}
+
+/// The q-value (in thousandths) the request's `Accept` field(s) give `ty/subtype`, from the
+/// most specific matching media range; 0 when nothing matches or there is no `Accept`.
+pub(crate) fn media_quality(request: &Request, ty: &str, subtype: &str) -> u16 {
+    let mut quality = Quality::default();
     for (name, value) in request.headers() {
         if !name.eq_ignore_ascii_case("accept") {
             continue;
@@ -399,14 +404,12 @@ pub(crate) fn wants_json(request: &Request) -> bool {
             continue;
         };
         for range in value.split(',') {
-            let Some((media, q)) = parse_media_range(range) else {
-                continue;
-            };
-            json.offer(&media, q, "application", "json");
-            html.offer(&media, q, "text", "html");
+            if let Some((media, q)) = parse_media_range(range) {
+                quality.offer(media, q, ty, subtype);
+            }
         }
     }
-    json.q > html.q
+    quality.q
 }
 
 /// The q-value (in thousandths) that the most specific matching media range gives a type.
@@ -437,7 +440,7 @@ impl Quality {
 
 /// Splits one `Accept` element into its media range and q-value in thousandths (1000 when
 /// absent). `None` for an empty element or an unparsable q-value.
-fn parse_media_range(range: &str) -> Option<(String, u16)> {
+fn parse_media_range(range: &str) -> Option<(&str, u16)> {
     let mut parts = range.split(';');
     let media = parts.next()?.trim();
     if media.is_empty() {
@@ -452,7 +455,7 @@ fn parse_media_range(range: &str) -> Option<(String, u16)> {
             q = parse_qvalue(value.trim())?;
         }
     }
-    Some((media.to_owned(), q))
+    Some((media, q))
 }
 
 /// RFC 9110 `qvalue`: `0`, `0.xxx`, `1`, `1.000`, in thousandths.

@@ -367,9 +367,7 @@ fn redirect_to_slash(request: &Request) -> Response {
     Response::new(StatusCode::MOVED_PERMANENTLY).with_header("Location", location)
 }
 
+/// A navigation that takes HTML: `Accept` gives `text/html` a non-zero q-value.
 fn accepts_html(request: &Request) -> bool {
-    matches!(request.method(), Method::Get | Method::Head)
-        && request
-            .header_str("accept")
-            .is_some_and(|a| a.contains("text/html"))
+    listing::media_quality(request, "text", "html") > 0
 }
