@@ -72,8 +72,7 @@ impl<S: Transport> Conn<S> {
         };
         if let (Some(hook), Some((received, started))) = (&ctx.on_response, received) {
             let status = response.status();
-            let bodiless =
-                method == Method::Head || status.is_bodiless() || status.is_informational();
+            let bodiless = method == Method::Head || status.is_bodiless();
             hook(&crate::Exchange {
                 peer: self.peer,
                 request: Some(&request),
@@ -107,8 +106,7 @@ impl<S: Transport> Conn<S> {
         head_only: bool,
     ) {
         with_date(|date| response.encode_head(version, keep_alive, date, &mut self.out));
-        let bodiless =
-            head_only || response.status().is_bodiless() || response.status().is_informational();
+        let bodiless = head_only || response.status().is_bodiless();
         match response.take_body() {
             _ if bodiless => {}
             Body::Empty => {}
