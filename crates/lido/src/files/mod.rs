@@ -201,12 +201,13 @@ impl StaticFiles {
     }
 
     fn serve(&self, request: &Request) -> Response {
-        let path = match resolve(&self.root, request.path(), self.policy) {
-            Ok(path) => path,
-            Err(ResolveError::BadPath) => return plain(StatusCode::BAD_REQUEST, "bad path\n"),
-            Err(ResolveError::NotFound) => return self.not_found(request),
-        };
-        if !path.is_dir() {
+        let (path, meta) =
+            match resolve::resolve_with_metadata(&self.root, request.path(), self.policy) {
+                Ok(found) => found,
+                Err(ResolveError::BadPath) => return plain(StatusCode::BAD_REQUEST, "bad path\n"),
+                Err(ResolveError::NotFound) => return self.not_found(request),
+            };
+        if !meta.is_dir() {
             return self.file(request, &path);
         }
         if !request.path().ends_with('/') {

@@ -65,6 +65,15 @@ pub struct Policy {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn resolve(root: &Path, path: &str, policy: Policy) -> Result<PathBuf, ResolveError> {
+    resolve_with_metadata(root, path, policy).map(|(path, _)| path)
+}
+
+/// [`resolve`], also returning the metadata it already read (saves the caller a `stat`).
+pub(crate) fn resolve_with_metadata(
+    root: &Path,
+    path: &str,
+    policy: Policy,
+) -> Result<(PathBuf, Metadata), ResolveError> {
     if !path.starts_with('/') {
         return Err(ResolveError::BadPath);
     }
@@ -90,7 +99,7 @@ pub fn resolve(root: &Path, path: &str, policy: Policy) -> Result<PathBuf, Resol
             }
         }
     }
-    confine(root, &full, policy).map(|(path, _)| path)
+    confine(root, &full, policy)
 }
 
 /// Checks an existing `candidate` under `root` against `policy`: its real path must stay in
