@@ -110,17 +110,64 @@ pub(crate) fn confine(
     candidate: &Path,
     policy: Policy,
 ) -> Result<(PathBuf, Metadata), ResolveError> {
-    let real = candidate
-        .canonicalize()
-        .map_err(|_| ResolveError::NotFound)?;
+    let (real, meta) = match walk_plain(root, candidate) {
+        Walk::Plain(meta) => (candidate.to_path_buf(), meta),
+        // A symlink on the way (or a path not spelled under the root): ask the OS for the
+        // real path and judge that.
+        Walk::Other => {
+            let real = candidate
+                .canonicalize()
+                .map_err(|_| ResolveError::NotFound)?;
+            let meta = real.metadata().map_err(|_| ResolveError::NotFound)?;
+            (real, meta)
+        }
+        Walk::Missing => return Err(ResolveError::NotFound),
+    };
     if !policy.follow_symlinks && !real.starts_with(root) {
         return Err(ResolveError::NotFound);
     }
-    let meta = real.metadata().map_err(|_| ResolveError::NotFound)?;
     if !(meta.is_file() || meta.is_dir()) {
         return Err(ResolveError::NotFound);
     }
     Ok((real, meta))
+}
+
+/// What `lstat` on each component below the root found.
+enum Walk {
+    /// No symlink: the candidate is already its real path; the last component's metadata.
+    Plain(Metadata),
+    /// A symlink, or a candidate not made of plain names under `root`.
+    Other,
+    /// A component does not exist.
+    Missing,
+}
+
+/// Checks the components of `candidate` below the (canonical) `root` with one `lstat` each:
+/// cheaper than `canonicalize`, which resolves every component from `/` with `readlink`.
+fn walk_plain(root: &Path, candidate: &Path) -> Walk {
+    let Ok(rest) = candidate.strip_prefix(root) else {
+        return Walk::Other;
+    };
+    let mut current = root.to_path_buf();
+    let mut last = None;
+    for component in rest.components() {
+        let Component::Normal(name) = component else {
+            return Walk::Other;
+        };
+        current.push(name);
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => return Walk::Other,
+            Ok(meta) => last = Some(meta),
+            Err(_) => return Walk::Missing,
+        }
+    }
+    match last {
+        Some(meta) => Walk::Plain(meta),
+        None => match root.metadata() {
+            Ok(meta) => Walk::Plain(meta),
+            Err(_) => Walk::Missing,
+        },
+    }
 }
 
 /// Opens a regular file without ever blocking: with `O_NONBLOCK`, so that a file swapped for a
