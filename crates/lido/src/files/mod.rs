@@ -223,7 +223,14 @@ impl StaticFiles {
     /// A regular file, or its best precompressed sibling the client accepts.
     fn file(&self, request: &Request, path: &Path) -> Response {
         let content_type = content_type(path);
-        let accept = request.header_str("accept-encoding");
+        // Every `Accept-Encoding` field counts (RFC 9110 5.3: a list may be split).
+        let accept = request
+            .headers()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("accept-encoding"))
+            .filter_map(|(_, value)| std::str::from_utf8(value).ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        let accept = (!accept.is_empty()).then_some(accept.as_str());
         // Siblings are only looked for when the client takes their coding; every file
         // response says `Vary: Accept-Encoding`, so caches keep the variants apart.
         for (coding, suffix) in encoding::SIBLINGS {

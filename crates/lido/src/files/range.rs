@@ -105,10 +105,7 @@ pub(crate) fn parse(header: &str, len: u64) -> Ranges {
 
 /// `1*DIGIT` as a `u64`; `None` if empty, not all digits, or too large.
 fn number(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
+    crate::http::parse_decimal(s.as_bytes())
 }
 
 /// Whether `If-Range` (RFC 9110 section 13.1.5) lets the `Range` field apply: true without

@@ -619,7 +619,7 @@ fn body_framing(
 }
 
 /// `1*DIGIT` as a `u64`; `None` if empty, not all digits, or too large.
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
+pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }
