@@ -9,14 +9,13 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use support::{fetch, get};
+use support::{TempTree, fetch, get};
 
 /// Longest wait for a line of output, an exit, or a thread.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -25,40 +24,10 @@ const DEADLINE: Duration = Duration::from_secs(20);
 const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 /// A temporary directory with `root/` to serve; removed on drop.
-struct Tree {
-    base: PathBuf,
-    root: PathBuf,
-}
+type Tree = TempTree;
 
-impl Tree {
-    fn new(name: &str) -> Tree {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let base = std::env::temp_dir().join(format!(
-            "lido-static-cli-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(base.join("root")).expect("create the root");
-        let base = base.canonicalize().expect("canonicalize the base");
-        let root = base.join("root");
-        Tree { base, root }
-    }
-
-    fn write(&self, rel: &str, contents: &str) -> PathBuf {
-        let path = self.root.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).expect("create parent directories");
-        }
-        std::fs::write(&path, contents).expect("write a file");
-        path
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.base);
-    }
+fn tree(name: &str) -> Tree {
+    TempTree::new("static-cli", name)
 }
 
 /// Spawns a named thread (never `thread::spawn(..)` unwrapped in a guard).
@@ -281,7 +250,7 @@ fn assert_combined(line: &str, request_line: &str, status: u16, bytes: usize, ta
 
 #[test]
 fn combined_access_log_has_one_line_per_request() {
-    let tree = Tree::new("combined");
+    let tree = tree("combined");
     tree.write("x", "hello\n");
     tree.write("dir/a.txt", "a");
     let mut lido = Lido::start(&tree.root, &[]);
@@ -331,7 +300,7 @@ fn combined_access_log_has_one_line_per_request() {
 
 #[test]
 fn json_access_log_lines_parse() {
-    let tree = Tree::new("json-log");
+    let tree = tree("json-log");
     tree.write("x", "hello\n");
     let mut lido = Lido::start(&tree.root, &["--access-log", "json"]);
     for (method, target, status, bytes) in [
@@ -361,7 +330,7 @@ fn json_access_log_lines_parse() {
 
 #[test]
 fn quiet_prints_no_access_lines() {
-    let tree = Tree::new("quiet");
+    let tree = tree("quiet");
     tree.write("x", "hello\n");
     for args in [&["--quiet"][..], &["--quiet", "--access-log", "json"][..]] {
         let mut lido = Lido::start(&tree.root, args);
@@ -380,7 +349,7 @@ fn quiet_prints_no_access_lines() {
 
 #[test]
 fn bad_header_flags_are_refused() {
-    let tree = Tree::new("bad-header");
+    let tree = tree("bad-header");
     let root = tree.root.to_str().expect("a UTF-8 path");
     for (header, reason) in [
         ("Bad Header", "expected 'Name: value'"),
@@ -401,7 +370,7 @@ fn bad_header_flags_are_refused() {
 
 #[test]
 fn bad_header_flag_error_is_one_line() {
-    let tree = Tree::new("bad-header-line");
+    let tree = tree("bad-header-line");
     let root = tree.root.to_str().expect("a UTF-8 path");
     let (status, _, stderr) = run_to_exit(&[root, "--header", "Bad Header"]);
     assert!(!status.success());
@@ -410,7 +379,7 @@ fn bad_header_flag_error_is_one_line() {
 
 #[test]
 fn missing_404_page_fails_with_one_line() {
-    let tree = Tree::new("bad-404");
+    let tree = tree("bad-404");
     let root = tree.root.to_str().expect("a UTF-8 path");
     let missing = tree.base.join("missing.html");
     let missing = missing.to_str().expect("a UTF-8 path");
@@ -437,7 +406,7 @@ fn missing_404_page_fails_with_one_line() {
 
 #[test]
 fn spa_flag_serves_the_index_to_html_navigations() {
-    let tree = Tree::new("spa");
+    let tree = tree("spa");
     tree.write("index.html", "<div id=app></div>");
     let mut lido = Lido::start(&tree.root, &["--spa", "--quiet"]);
     let page = fetch(lido.addr, "GET", "/some/route", &[("Accept", "text/html")]);
@@ -457,7 +426,7 @@ fn spa_flag_serves_the_index_to_html_navigations() {
 
 #[test]
 fn cors_flag_allows_any_origin() {
-    let tree = Tree::new("cors");
+    let tree = tree("cors");
     tree.write("data.json", "{}");
     let mut lido = Lido::start(&tree.root, &["--cors", "--quiet"]);
     let origin = ("Origin", "https://elsewhere.example");
@@ -480,7 +449,7 @@ fn cors_flag_allows_any_origin() {
 
 #[test]
 fn no_listing_flag_answers_403() {
-    let tree = Tree::new("no-listing");
+    let tree = tree("no-listing");
     tree.write("dir/a.txt", "a");
     tree.write("site/index.html", "site");
     let mut lido = Lido::start(&tree.root, &["--no-listing", "--quiet"]);
@@ -496,7 +465,7 @@ fn no_listing_flag_answers_403() {
 
 #[test]
 fn hidden_flag_serves_dotfiles() {
-    let tree = Tree::new("hidden");
+    let tree = tree("hidden");
     tree.write(".secret", "dot");
     let mut hidden = Lido::start(&tree.root, &["--quiet"]);
     assert_eq!(get(hidden.addr, "/.secret").status, 404);
@@ -510,7 +479,7 @@ fn hidden_flag_serves_dotfiles() {
 
 #[test]
 fn cache_control_flag_sets_the_header() {
-    let tree = Tree::new("cache-control");
+    let tree = tree("cache-control");
     tree.write("x", "x");
     let mut default = Lido::start(&tree.root, &["--quiet"]);
     assert_eq!(
@@ -534,7 +503,7 @@ fn cache_control_flag_sets_the_header() {
 
 #[test]
 fn header_flag_adds_headers() {
-    let tree = Tree::new("header");
+    let tree = tree("header");
     tree.write("x", "x");
     let mut lido = Lido::start(
         &tree.root,
@@ -556,7 +525,7 @@ fn header_flag_adds_headers() {
 
 #[test]
 fn not_found_flag_sends_the_page_with_404() {
-    let tree = Tree::new("not-found");
+    let tree = tree("not-found");
     let page = tree.base.join("404.html");
     std::fs::write(&page, "<h1>gone</h1>").expect("write the 404 page");
     let page = page.to_str().expect("a UTF-8 path");
@@ -573,7 +542,7 @@ fn not_found_flag_sends_the_page_with_404() {
 
 #[test]
 fn follow_symlinks_flag_leaves_the_root() {
-    let tree = Tree::new("symlinks");
+    let tree = tree("symlinks");
     std::fs::write(tree.base.join("outside.txt"), "outside").expect("write outside");
     std::os::unix::fs::symlink(tree.base.join("outside.txt"), tree.root.join("out"))
         .expect("create a symlink");

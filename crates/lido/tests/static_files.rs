@@ -18,13 +18,12 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
 use lido::StaticFiles;
 use support::{
-    End, HttpReply, TestServer, connect, fetch, get, header_in, parse_status, pattern, raw,
-    read_head_response, read_until_closed,
+    End, HttpReply, TempTree, TestServer, connect, fetch, get, header_in, parse_status, pattern,
+    raw, read_head_response, read_until_closed,
 };
 
 /// Contents of the file next to the served root: no response may ever contain it.
@@ -44,35 +43,21 @@ const SHRINK_DEADLINE: Duration = Duration::from_secs(30);
 
 /// A temporary tree: `base/root` is served; `base/outside.txt` holds [`OUTSIDE`] and must
 /// never be served (unless symlinks may lead anywhere). Removed on drop.
-struct Tree {
-    base: PathBuf,
-    root: PathBuf,
+struct Tree(TempTree);
+
+impl std::ops::Deref for Tree {
+    type Target = TempTree;
+
+    fn deref(&self) -> &TempTree {
+        &self.0
+    }
 }
 
 impl Tree {
     fn new(name: &str) -> Tree {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let base = std::env::temp_dir().join(format!(
-            "lido-static-files-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&base);
-        fs::create_dir_all(base.join("root")).expect("create the root");
-        fs::write(base.join("outside.txt"), OUTSIDE).expect("write the outside file");
-        let base = base.canonicalize().expect("canonicalize the base");
-        let root = base.join("root");
-        Tree { base, root }
-    }
-
-    /// Writes `root/rel` (creating its parents).
-    fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.root.join(rel);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).expect("create parent directories");
-        }
-        fs::write(&path, contents).expect("write a file");
-        path
+        let tree = TempTree::new("static-files", name);
+        fs::write(tree.base.join("outside.txt"), OUTSIDE).expect("write the outside file");
+        Tree(tree)
     }
 
     /// Writes `root/rel` with the modification time [`MTIME`].
@@ -111,12 +96,6 @@ impl Tree {
     fn serve(&self, configure: impl FnOnce(StaticFiles) -> StaticFiles) -> TestServer {
         let files = configure(StaticFiles::new(&self.root).expect("serve the root"));
         TestServer::start(|builder| builder, files)
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.base);
     }
 }
 

@@ -7,6 +7,8 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -563,4 +565,43 @@ pub(crate) fn fetch(
 
 pub(crate) fn get(addr: SocketAddr, target: &str) -> HttpReply {
     fetch(addr, "GET", target, &[])
+}
+
+/// A temporary directory `base/` with `base/root/` to serve, unique per call; removed on drop.
+pub(crate) struct TempTree {
+    pub(crate) base: PathBuf,
+    pub(crate) root: PathBuf,
+}
+
+impl TempTree {
+    /// A fresh tree under the system temp dir, named from `prefix` and `name`.
+    pub(crate) fn new(prefix: &str, name: &str) -> TempTree {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let base = std::env::temp_dir().join(format!(
+            "lido-{prefix}-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(base.join("root")).expect("create the root");
+        let base = base.canonicalize().expect("canonicalize the base");
+        let root = base.join("root");
+        TempTree { base, root }
+    }
+
+    /// Writes `root/rel` (creating its parents).
+    pub(crate) fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.root.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent directories");
+        }
+        std::fs::write(&path, contents).expect("write a file");
+        path
+    }
+}
+
+impl Drop for TempTree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
 }
