@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::builder::ThreadPoolBuilder;
 use crate::error::{ExecuteError, TryExecuteError};
-use crate::queue::{Injector, Job};
+use crate::queue::Job;
 use crate::shared::Shared;
 use crate::stats::{self, Stats};
 
@@ -37,7 +37,6 @@ use crate::stats::{self, Stats};
 /// ```
 pub struct ThreadPool {
     shared: Arc<Shared>,
-    injector: Injector,
     capacity: usize,
     threads: usize,
 }
@@ -88,11 +87,10 @@ impl ThreadPool {
         ThreadPoolBuilder::new()
     }
 
-    pub(crate) fn from_parts(shared: Arc<Shared>, injector: Injector, capacity: usize) -> Self {
+    pub(crate) fn from_parts(shared: Arc<Shared>, capacity: usize) -> Self {
         let threads = shared.slots.len();
         Self {
             shared,
-            injector,
             capacity,
             threads,
         }
@@ -122,24 +120,11 @@ impl ThreadPool {
             return Err(ExecuteError::ShutDown);
         }
         let job: Job = Box::new(job);
-        let pushed = match self.injector.try_push(job) {
-            Ok(()) => Ok(()),
-            // Too small a queue for a low-water mark: hand over one job at a time.
-            Err(job) if self.capacity < 2 => self.injector.push(job),
-            Err(job) => {
-                self.shared
-                    .push_when_room(job, |job| self.injector.try_push(job));
-                Ok(())
-            }
-        };
-        // The receivers live in `shared`, which outlives this call: the send cannot fail.
-        match pushed {
-            Ok(()) => Ok(()),
-            Err(_) => {
-                self.shared.refused();
-                Err(ExecuteError::ShutDown)
-            }
+        if let Err(job) = self.shared.try_push(job) {
+            self.shared
+                .push_when_room(job, |job| self.shared.try_push(job));
         }
+        Ok(())
     }
 
     /// Queues `job` only if there is room now; never waits.
@@ -176,7 +161,7 @@ impl ThreadPool {
             self.shared.reject();
             return Err(TryExecuteError::ShutDown(job));
         }
-        match self.injector.try_push(Box::new(job)) {
+        match self.shared.try_push(Box::new(job)) {
             Ok(()) => Ok(()),
             Err(task) => {
                 self.shared.refused();

@@ -5,13 +5,14 @@ use std::cell::Cell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
 
-use crate::queue::{Injector, Job, Stealer};
+use crate::idle::{Idle, Woken, lock};
+use crate::queue::{Job, Queue};
 use crate::stats::WorkerCounters;
 
 /// The user's panic handler.
@@ -33,6 +34,10 @@ const ACCEPTED: u64 = 1;
 const CLOSED: u64 = 1 << 63;
 /// Mask of the accepted count (and of differences of counts).
 const COUNT_MASK: u64 = CLOSED - 1;
+
+/// While draining, how long a worker that found the queue empty waits for a submitter that is
+/// still sending a job accepted before shutdown began (its push also wakes the worker).
+const DRAIN_RECHECK: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Longest sleep of a blocked submitter or a joiner between two checks, should a wake-up ever
 /// be missed.
@@ -66,13 +71,9 @@ pub(crate) struct Shared {
     state: CachePadded<AtomicU64>,
     rejected: AtomicU64,
     pub(crate) slots: Box<[CachePadded<WorkerCounters>]>,
-    pub(crate) stealer: Stealer,
-    /// Sends the wake-up tasks (shutdown, `join`).
-    injector: Injector,
-    /// Wake-up tasks in the queue.
-    wakes: AtomicUsize,
-    /// Set once shutdown began; read by workers after every job, written once, so it stays in
-    /// every core's cache.
+    pub(crate) queue: Queue,
+    pub(crate) idle: Idle,
+    /// Set once shutdown began; read by workers when idle, written once.
     closing: CachePadded<AtomicBool>,
     /// Threads in `join` (or in `shutdown`'s wait), so workers know to notify.
     waiters: AtomicUsize,
@@ -83,10 +84,11 @@ pub(crate) struct Shared {
     alive: AtomicUsize,
     /// A submitter waits in `execute` for room in the queue; the first worker to find the queue
     /// at the low-water mark clears it and wakes the waiters, the others stay out of the lock.
-    room_wanted: AtomicBool,
-    /// Blocked submitters are woken once the queue is down to this many jobs, not at every
-    /// free slot: one wake-up then lets a submitter queue many jobs, instead of a
-    /// sleep/wake-up pair per job.
+    room_wanted: CachePadded<AtomicBool>,
+    /// Blocked submitters are woken once the queue is down to this many jobs (three quarters of
+    /// the capacity), not at every free slot: one wake-up then lets a submitter queue many
+    /// jobs, instead of a sleep/wake-up pair per job, and the workers still have work queued
+    /// while the submitter wakes up (a lower mark let them run dry and sleep in every cycle).
     low_water: usize,
     room_lock: Mutex<()>,
     room_cv: Condvar,
@@ -94,33 +96,22 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Shared {
-    pub(crate) fn new(
-        threads: usize,
-        capacity: usize,
-        injector: Injector,
-        stealer: Stealer,
-        config: Config,
-    ) -> Self {
+    pub(crate) fn new(threads: usize, capacity: usize, config: Config) -> Self {
         Self {
             state: CachePadded::new(AtomicU64::new(0)),
             rejected: AtomicU64::new(0),
             slots: (0..threads).map(|_| CachePadded::default()).collect(),
-            stealer,
-            injector,
-            wakes: AtomicUsize::new(0),
+            queue: Queue::new(capacity),
+            idle: Idle::default(),
             closing: CachePadded::new(AtomicBool::new(false)),
             waiters: AtomicUsize::new(0),
             joining_jobs: AtomicUsize::new(0),
             wait_lock: Mutex::new(()),
             wait_cv: Condvar::new(),
             alive: AtomicUsize::new(0),
-            room_wanted: AtomicBool::new(false),
-            low_water: capacity / 2,
+            room_wanted: CachePadded::new(AtomicBool::new(false)),
+            low_water: capacity - capacity / 4,
             room_lock: Mutex::new(()),
             room_cv: Condvar::new(),
             handles: Mutex::new((0..threads).map(|_| None).collect()),
@@ -184,31 +175,12 @@ impl Shared {
     pub(crate) fn close(&self) {
         self.state.fetch_or(CLOSED, Ordering::SeqCst);
         self.closing.store(true, Ordering::SeqCst);
-        self.wake(self.slots.len());
+        self.idle.wake_all();
     }
 
-    /// Queues one shutdown wake-up if there is room (see `Injector::wake`).
-    pub(crate) fn wake_one(&self) {
-        self.wake(1);
-    }
-
-    /// Queues up to `workers` wake-up tasks, counting them so that `queued` leaves them out.
-    fn wake(&self, workers: usize) {
-        // Counted before they can be taken, so the count never underflows.
-        self.wakes.fetch_add(workers, Ordering::SeqCst);
-        let sent = self.injector.wake(workers);
-        self.wakes.fetch_sub(workers - sent, Ordering::SeqCst);
-    }
-
-    /// A worker took a wake-up task.
-    pub(crate) fn took_wake(&self) {
-        self.wakes.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    /// Jobs waiting in the queue, wake-up tasks left out.
+    /// Jobs waiting in the queue.
     pub(crate) fn queued(&self) -> usize {
-        let wakes = self.wakes.load(Ordering::SeqCst);
-        self.stealer.len().saturating_sub(wakes)
+        self.queue.len()
     }
 
     /// Shutdown began (cheap: a read-mostly line).
@@ -216,14 +188,62 @@ impl Shared {
         self.closing.load(Ordering::Acquire)
     }
 
-    /// After every job (or wake-up): if a thread waits in `join`, let it recheck. Costs one
-    /// load of a read-mostly line when nobody joins. A worker that misses a joiner that just
-    /// arrived is parked or busy: `join` wakes parked workers with wake-up tasks, and a busy
-    /// worker comes back here after its job.
+    /// Queues `job` if there is room, and wakes a sleeping worker for it.
+    pub(crate) fn try_push(&self, job: Job) -> Result<(), Job> {
+        self.queue.push(job)?;
+        self.idle.wake_one();
+        Ok(())
+    }
+
+    /// After a job: if a thread waits in `join` and the queue is empty (this may have been the
+    /// last job), let it recheck. A worker that misses a joiner that just arrived tells it
+    /// before it sleeps (see [`Shared::before_sleep`]); notifying after every job instead would
+    /// wake the joiner once per job while a long queue drains.
     pub(crate) fn after_job(&self) {
-        if self.waiters.load(Ordering::Relaxed) != 0 {
+        if self.waiters.load(Ordering::Relaxed) != 0 && self.queue.is_empty() {
             std::sync::atomic::fence(Ordering::SeqCst);
             self.notify_waiters();
+        }
+    }
+
+    /// Before a worker sleeps: its `finished` counter is published (the fence) before it looks
+    /// for a joiner; the joiner registers before it reads the counters. One of the two sees the
+    /// other.
+    pub(crate) fn before_sleep(&self) {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        self.notify_waiters();
+    }
+
+    /// Waits for a job on worker `index`: a short spin, then sleep until woken. `None` when the
+    /// worker should leave (shutdown began and every accepted job has started).
+    pub(crate) fn next_job(&self) -> Option<Job> {
+        loop {
+            if let Some(job) = self.queue.pop() {
+                return Some(job);
+            }
+            for _ in 0..crate::idle::SPIN_CHECKS {
+                std::hint::spin_loop();
+                if !self.queue.is_empty()
+                    && let Some(job) = self.queue.pop()
+                {
+                    return Some(job);
+                }
+            }
+            self.before_sleep();
+            if self.is_closing() {
+                if self.all_started() && self.queue.is_empty() {
+                    return None;
+                }
+                // A submitter that passed the CLOSED check is still sending its job: wait for it
+                // briefly (its push wakes us), then look again.
+                self.idle
+                    .sleep(|| !self.queue.is_empty(), || false, Some(DRAIN_RECHECK));
+                continue;
+            }
+            let woken = self
+                .idle
+                .sleep(|| !self.queue.is_empty(), || self.is_closing(), None);
+            debug_assert!(woken != Woken::Timeout, "an untimed sleep timed out");
         }
     }
 
@@ -231,7 +251,7 @@ impl Shared {
     pub(crate) fn run(&self, index: usize, job: Job) {
         // Taking `job` made room: wake blocked submitters once the queue is low enough.
         if self.room_wanted.load(Ordering::SeqCst)
-            && self.stealer.len() <= self.low_water
+            && self.queue.len() <= self.low_water
             && self.room_wanted.swap(false, Ordering::SeqCst)
         {
             let _guard = lock(&self.room_lock);
@@ -310,21 +330,14 @@ impl Shared {
             self.notify_waiters();
         }
         let mut guard = lock(&self.wait_lock);
-        let mut send_wakes = true;
+        // Workers notify when they find the queue empty after a job, or before they sleep; the
+        // timeout is a safety net only.
         while self.pending() > self.joining_jobs.load(Ordering::SeqCst) as u64 {
-            // Parked workers learn of us from a wake-up task (a receive synchronises with the
-            // send, so they see `waiters`); busy ones after their job. Wake-ups go out once, and
-            // again only after a timeout (the safety net): resending after every notification
-            // would ping-pong with an idle worker while a long job runs.
-            if send_wakes {
-                self.wake(self.slots.len());
-            }
-            let (next, timeout) = self
+            guard = self
                 .wait_cv
                 .wait_timeout(guard, WAIT_SAFETY_NET)
-                .unwrap_or_else(PoisonError::into_inner);
-            guard = next;
-            send_wakes = timeout.timed_out();
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
         drop(guard);
         self.waiters.fetch_sub(1, Ordering::SeqCst);
@@ -342,14 +355,7 @@ impl Shared {
     }
 
     pub(crate) fn worker_exited(&self) {
-        if self.alive.fetch_sub(1, Ordering::SeqCst) == 1 && self.is_closing() {
-            // The last worker out: every other worker sent its wake-up before leaving, so
-            // whatever is left is wake-ups (the drain ran every job); do not count them queued.
-            while let Some(task) = self.stealer.try_take() {
-                debug_assert!(task.is_wake(), "a job was left behind at shutdown");
-                self.took_wake();
-            }
-        }
+        self.alive.fetch_sub(1, Ordering::SeqCst);
         let _guard = lock(&self.wait_lock);
         self.wait_cv.notify_all();
     }
@@ -369,7 +375,7 @@ impl Shared {
                         .wait_timeout(guard, WAIT_SAFETY_NET)
                         .unwrap_or_else(PoisonError::into_inner)
                         .0;
-                    self.wake(self.alive());
+                    self.idle.wake_all();
                 }
                 Some(deadline) => {
                     let now = Instant::now();
@@ -381,7 +387,7 @@ impl Shared {
                         .wait_timeout(guard, (deadline - now).min(WAIT_SAFETY_NET))
                         .unwrap_or_else(PoisonError::into_inner)
                         .0;
-                    self.wake(self.alive());
+                    self.idle.wake_all();
                 }
             }
         };

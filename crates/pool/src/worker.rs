@@ -26,36 +26,11 @@ fn run(shared: Arc<Shared>, index: usize) {
         shared: &shared,
         index,
     };
-    while !shared.is_closing() {
-        let Some(job) = shared.stealer.take() else {
-            break;
-        };
-        run_or_skip(&shared, index, job);
+    while let Some(job) = shared.next_job() {
+        shared.run(index, job);
         shared.after_job();
     }
-    // Shutdown began: run what is queued. A submitter that passed the CLOSED check before it was
-    // set may still be sending, so leave only once every accepted job has been started (then
-    // only wake-up tasks can be left, which the last worker out discards).
-    loop {
-        match shared.stealer.try_take() {
-            Some(job) => run_or_skip(&shared, index, job),
-            None if shared.all_started() => break,
-            None => thread::yield_now(),
-        }
-    }
-    // The shutdown wake-ups may have been taken by workers that were not parked (and skipped
-    // while draining): pass one on, so a worker still parked wakes and leaves too.
-    shared.wake_one();
     drop(sentinel);
-}
-
-/// Runs a job; a wake-up task is only counted.
-fn run_or_skip(shared: &Shared, index: usize, job: crate::queue::Job) {
-    if job.is_wake() {
-        shared.took_wake();
-    } else {
-        shared.run(index, job);
-    }
 }
 
 /// Keeps the pool at its size: if the worker loop itself unwinds (jobs cannot make it: they run

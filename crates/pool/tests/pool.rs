@@ -250,7 +250,14 @@ fn shutdown_with_jobs_racing_in_runs_every_accepted_job() {
             thread::spawn(move || {
                 started.fetch_add(1, Ordering::SeqCst);
                 let mut accepted = 0u64;
-                for n in 0..1_000_000u64 {
+                // Until shutdown reaches the submitter, however fast or slow the machine is; the
+                // deadline only turns a hang into a failure.
+                let deadline = Instant::now() + DEADLINE;
+                for n in 0u64.. {
+                    assert!(
+                        Instant::now() < deadline,
+                        "shutdown never reached the submitter"
+                    );
                     let ran = Arc::clone(&ran);
                     let job = move || {
                         ran.fetch_add(1, Ordering::SeqCst);
@@ -270,7 +277,7 @@ fn shutdown_with_jobs_racing_in_runs_every_accepted_job() {
                     };
                     accepted += u64::from(accepted_now);
                 }
-                panic!("shutdown never reached the submitter");
+                unreachable!("the loop above only ends by returning or failing")
             })
         })
         .collect();
@@ -419,4 +426,51 @@ fn workers_are_named() {
     })
     .unwrap();
     assert!(rx.recv_timeout(DEADLINE).unwrap().starts_with("lido-w-"));
+}
+
+/// Every job submitted to a pool whose workers all sleep wakes one of them: a lost wake-up would
+/// leave the job queued and this test waiting until its deadline.
+#[test]
+fn r8_a_job_always_wakes_a_sleeping_worker() {
+    let pool = Arc::new(ThreadPool::new(2));
+    let (tx, rx) = mpsc::channel();
+    for round in 0..2_000u32 {
+        // Let the workers fall asleep now and then (the queue empty for longer than their spin).
+        if round % 100 == 0 {
+            wait_until("workers idle", || pool.active() == 0 && pool.queued() == 0);
+            thread::sleep(Duration::from_millis(2));
+        }
+        let tx = tx.clone();
+        pool.execute(move || tx.send(round).unwrap()).unwrap();
+        assert_eq!(
+            rx.recv_timeout(DEADLINE),
+            Ok(round),
+            "job {round} never ran"
+        );
+    }
+    // From several submitters at once, into a pool that keeps going idle.
+    let submitters: Vec<_> = (0..4)
+        .map(|_| {
+            let pool = Arc::clone(&pool);
+            let tx = tx.clone();
+            thread::spawn(move || {
+                for _ in 0..2_000 {
+                    let (done_tx, done) = mpsc::channel();
+                    pool.execute(move || done_tx.send(()).unwrap()).unwrap();
+                    done.recv_timeout(DEADLINE).expect("a job never ran");
+                }
+                tx.send(u32::MAX).unwrap();
+            })
+        })
+        .collect();
+    for s in submitters {
+        s.join().unwrap();
+    }
+    assert_eq!(rx.try_iter().filter(|&r| r == u32::MAX).count(), 4);
+}
+
+#[test]
+fn new_uses_the_default_capacity() {
+    let pool = ThreadPool::new(1);
+    assert_eq!(pool.queue_capacity(), lido_pool::DEFAULT_QUEUE_CAPACITY);
 }
