@@ -28,6 +28,9 @@ pub(crate) struct Cli {
     /// Ready connections that may wait for a worker before new ones get 503 [default: 512 x threads].
     #[arg(long, value_name = "N")]
     queue: Option<usize>,
+    /// Connection engine: leader-followers (Linux) or reactor [default: leader-followers on Linux].
+    #[arg(long, value_name = "NAME", env = "LIDO_ENGINE")]
+    engine: Option<lido::Engine>,
     /// Connections open at once; past it the server stops accepting until one closes.
     #[arg(long, value_name = "N", default_value_t = lido::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
@@ -58,6 +61,9 @@ pub(crate) struct Cli {
     /// Answer 403 for directories without index.html instead of listing them.
     #[arg(long)]
     no_listing: bool,
+    /// Seconds a cached file is served before its path is checked again (0: no file cache).
+    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_FILE_RECHECK.as_secs_f64())]
+    recheck_files: f64,
     /// Cache-Control header for files and listings.
     #[arg(long, value_name = "VALUE", default_value = lido::DEFAULT_CACHE_CONTROL)]
     cache_control: String,
@@ -121,6 +127,12 @@ pub(crate) fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         .follow_symlinks(cli.follow_symlinks)
         .listing(!cli.no_listing)
         .cache_control(cli.cache_control.clone())
+        .recheck_files_after(Duration::try_from_secs_f64(cli.recheck_files).map_err(|_| {
+            format!(
+                "--recheck-files must be zero or a positive number of seconds, not {}",
+                cli.recheck_files
+            )
+        })?)
         .spa(cli.spa)
         .cors(cli.cors);
     if let Some(page) = &cli.not_found {
@@ -146,6 +158,12 @@ pub(crate) fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     }
     if let Some(queue) = cli.queue {
         builder = builder.queue_capacity(queue);
+    }
+    if let Some(engine) = cli.engine {
+        if !engine.is_available() {
+            return Err(format!("--engine {engine} is not available on this system").into());
+        }
+        builder = builder.engine(engine);
     }
     let logger = if cli.quiet {
         None

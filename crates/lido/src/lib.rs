@@ -34,12 +34,12 @@
 
 mod config;
 mod conn;
+mod engine;
 mod error;
 mod exchange;
 mod files;
 mod handler;
 pub mod http;
-mod reactor;
 mod sendfile;
 mod server;
 mod transport;
@@ -49,9 +49,12 @@ pub use config::{
     DEFAULT_LINGER_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_REQUESTS_PER_CONNECTION, DEFAULT_QUEUE_PER_THREAD, DEFAULT_WRITE_TIMEOUT,
 };
+pub use engine::{Engine, UnknownEngine};
 pub use error::ServerError;
 pub use exchange::Exchange;
-pub use files::{DEFAULT_CACHE_CONTROL, Policy, ResolveError, StaticFiles, resolve};
+pub use files::{
+    DEFAULT_CACHE_CONTROL, DEFAULT_FILE_RECHECK, Policy, ResolveError, StaticFiles, resolve,
+};
 pub use handler::{Handler, method_not_allowed};
 pub use server::{Server, ServerBuilder, ShutdownHandle};
 

@@ -12,10 +12,10 @@ use lido_pool::ThreadPool;
 
 use crate::config::Config;
 use crate::conn::Ctx;
+use crate::engine::{Engine, Running, Stopper};
 use crate::error::ServerError;
 use crate::exchange::{Exchange, ResponseHook};
 use crate::handler::Handler;
-use crate::reactor::{Reactor, Stopper};
 
 /// How long `run` waits for workers still busy after the drain, before returning anyway.
 const POOL_STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -43,6 +43,7 @@ pub struct ServerBuilder {
     listen: String,
     threads: Option<usize>,
     queue_capacity: Option<usize>,
+    engine: Engine,
     config: Config,
     on_response: Option<Arc<ResponseHook>>,
 }
@@ -53,6 +54,7 @@ impl std::fmt::Debug for ServerBuilder {
             .field("listen", &self.listen)
             .field("threads", &self.threads)
             .field("queue_capacity", &self.queue_capacity)
+            .field("engine", &self.engine)
             .field("config", &self.config)
             .field("on_response", &self.on_response.is_some())
             .finish()
@@ -65,6 +67,7 @@ impl Default for ServerBuilder {
             listen: crate::DEFAULT_LISTEN.to_owned(),
             threads: None,
             queue_capacity: None,
+            engine: Engine::default(),
             config: Config::default(),
             on_response: None,
         }
@@ -125,6 +128,19 @@ impl ServerBuilder {
     /// ```
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.queue_capacity = Some(capacity);
+        self
+    }
+
+    /// Sets the connection engine. By default, [`Engine::default`]: leader/followers on
+    /// Linux, the reactor elsewhere.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = lido::Server::builder().engine(lido::Engine::Reactor);
+    /// ```
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
         self
     }
 
@@ -249,8 +265,13 @@ impl ServerBuilder {
             .unwrap_or_else(|| threads.saturating_mul(crate::DEFAULT_QUEUE_PER_THREAD));
         let pool = ThreadPool::builder()
             .thread_name("lido-worker")
-            .threads(threads)
-            .queue_capacity(capacity);
+            .threads(threads);
+        // The reactor queues complete requests in the pool; leader/followers runs one loop per
+        // worker there and queues them in its own overflow queue of the same capacity.
+        let pool = match self.engine {
+            Engine::Reactor => pool.queue_capacity(capacity),
+            _ => pool.queue_capacity(threads),
+        };
         let pool = Arc::new(pool.build().map_err(ServerError::Pool)?);
         let ctx = Arc::new(Ctx {
             handler: Box::new(handler),
@@ -258,10 +279,11 @@ impl ServerBuilder {
             config: self.config,
             draining: AtomicBool::new(false),
         });
-        let reactor = Reactor::new(listener, Arc::clone(&pool), ctx).map_err(ServerError::Io)?;
-        let local_addr = reactor.local_addr().map_err(ServerError::Io)?;
+        let engine = Running::start(self.engine, listener, Arc::clone(&pool), ctx, capacity)
+            .map_err(ServerError::Io)?;
+        let local_addr = engine.local_addr().map_err(ServerError::Io)?;
         Ok(Server {
-            reactor,
+            engine,
             pool,
             local_addr,
         })
@@ -286,6 +308,9 @@ fn listen(addrs: &[SocketAddr]) -> io::Result<TcpListener> {
                 socket.set_only_v6(true)?;
             }
             socket.set_reuse_address(true)?;
+            // Accepted sockets inherit it (Linux, BSDs): no setsockopt per connection. A
+            // response head and its file body are coalesced with MSG_MORE instead of Nagle.
+            socket.set_nodelay(true)?;
             socket.bind(&(*addr).into())?;
             socket.listen(LISTEN_BACKLOG)?;
             Ok::<_, io::Error>(TcpListener::from(socket))
@@ -327,7 +352,7 @@ fn listen(addrs: &[SocketAddr]) -> io::Result<TcpListener> {
 /// ```
 #[derive(Debug)]
 pub struct Server {
-    reactor: Reactor,
+    engine: Running,
     pool: Arc<ThreadPool>,
     local_addr: SocketAddr,
 }
@@ -378,7 +403,7 @@ impl Server {
     /// ```
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
-            stopper: self.reactor.stopper(),
+            stopper: self.engine.stopper(),
         }
     }
 
@@ -394,7 +419,7 @@ impl Server {
     /// See [`Server`].
     pub fn run(self) -> Result<(), ServerError> {
         tracing::info!(addr = %self.local_addr, "listening");
-        let result = self.reactor.run().map_err(ServerError::Io);
+        let result = self.engine.run().map_err(ServerError::Io);
         if !self.pool.shutdown_timeout(POOL_STOP_TIMEOUT) {
             tracing::warn!("workers still busy after shutdown; leaving them behind");
         }

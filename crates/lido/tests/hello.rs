@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use lido::Handler;
 use lido::http::Request;
 
+mod support;
+
 #[path = "../examples/hello/app.rs"]
 mod app;
 
@@ -39,6 +41,7 @@ fn start() -> Running {
     let sleeping = Arc::new(AtomicUsize::new(0));
     let seen = Arc::clone(&sleeping);
     let server = lido::Server::builder()
+        .engine(support::engine())
         .listen("127.0.0.1:0")
         .threads(4)
         .bind(move |request: &Request| {

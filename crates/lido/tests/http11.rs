@@ -583,11 +583,8 @@ fn big_handler(
         match (request.path(), &file) {
             ("/file", Some(path)) => {
                 let file = std::fs::File::open(path).expect("open the temporary file");
-                Response::new(StatusCode::OK).with_body(lido::http::Body::File {
-                    file,
-                    offset: 1000,
-                    len: BIG as u64,
-                })
+                Response::new(StatusCode::OK)
+                    .with_body(lido::http::Body::file(file, 1000, BIG as u64))
             }
             _ => Response::bytes(StatusCode::OK, "application/octet-stream", body.to_vec()),
         }
@@ -770,6 +767,7 @@ fn serves_on_ipv6_loopback() {
         return;
     }
     let server = lido::Server::builder()
+        .engine(support::engine())
         .listen("[::1]:0")
         .threads(1)
         .bind(|_: &Request| Response::text(StatusCode::OK, "six"))

@@ -622,3 +622,46 @@ fn shutdown_closes_idle_connections_at_once() {
     let result = server.join_within(Duration::from_secs(2));
     assert!(result.is_ok(), "Server::run failed: {result:?}");
 }
+
+/// Slow handlers run side by side: N requests that block in the handler, sent at once (so that
+/// one accept or one wait can take several), occupy N workers. If one worker took two of them,
+/// the second would wait behind the first and fewer than N would ever be inside the handler.
+#[test]
+fn r8_each_slow_request_gets_its_own_worker() {
+    const WORKERS: usize = 4;
+    let _serial = serial();
+    let gate = Arc::new(Gate::new());
+    let entered = Arc::new(AtomicUsize::new(0));
+    let (gate_in, entered_in) = (Arc::clone(&gate), Arc::clone(&entered));
+    let server = TestServer::start(
+        |b| b.threads(WORKERS),
+        move |request: &Request| {
+            entered_in.fetch_add(1, Ordering::SeqCst);
+            let opened = gate_in.wait(Duration::from_secs(20));
+            Response::text(StatusCode::OK, format!("{} {opened}", request.path()))
+        },
+    );
+    let _open = OpenOnDrop(&gate);
+    // Each request right behind its connection: one accept may take several of them, their
+    // requests already there.
+    let mut streams: Vec<TcpStream> = (0..WORKERS)
+        .map(|i| {
+            let mut stream = connect(server.addr);
+            stream
+                .write_all(format!("GET /{i} HTTP/1.1\r\nHost: load\r\n\r\n").as_bytes())
+                .expect("send a request");
+            stream
+        })
+        .collect();
+    wait_until(
+        Duration::from_secs(10),
+        "every slow request to be in a handler at once",
+        || entered.load(Ordering::SeqCst) == WORKERS,
+    );
+    gate.open();
+    for (i, stream) in streams.iter_mut().enumerate() {
+        let reply = read_response(stream);
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body_text(), format!("/{i} true"));
+    }
+}

@@ -18,12 +18,12 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use lido::StaticFiles;
 use support::{
     End, HttpReply, TempTree, TestServer, connect, fetch, get, header_in, parse_status, pattern,
-    raw, read_head_response, read_until_closed,
+    raw, read_head_response, read_until_closed, wait_until,
 };
 
 /// Contents of the file next to the served root: no response may ever contain it.
@@ -1053,7 +1053,8 @@ fn unsatisfiable_ranges_answer_416() {
 fn if_range_applies_the_range_only_to_the_current_representation() {
     let tree = Tree::new("if-range");
     let path = tree.write("r.txt", RANGED);
-    let server = tree.serve(|f| f);
+    // The file changes between requests and must be seen at once: no cache.
+    let server = tree.serve(|f| f.recheck_files_after(Duration::ZERO));
     let old = get(server.addr, "/r.txt");
     let old_etag = old.header("etag").expect("an ETag").to_owned();
 
@@ -1512,4 +1513,54 @@ fn a_file_that_shrinks_mid_response_ends_the_connection_early() {
         None,
         "the body differs from what the file still holds"
     );
+}
+
+#[test]
+fn r8_a_cached_file_is_served_without_touching_the_disk_until_rechecked() {
+    let tree = Tree::new("cache-hit");
+    let path = tree.write("c.txt", "cached");
+    let server = tree.serve(|f| f.recheck_files_after(Duration::from_secs(3600)));
+    assert_eq!(get(server.addr, "/c.txt").body_text(), "cached");
+    // Gone from the disk, still served from the cache until the next check (an hour away).
+    fs::remove_file(&path).expect("remove the file");
+    let reply = get(server.addr, "/c.txt");
+    assert_eq!((reply.status, reply.body_text().as_str()), (200, "cached"));
+    // Other paths are resolved as usual.
+    assert_eq!(get(server.addr, "/other.txt").status, 404);
+}
+
+#[test]
+fn r8_a_changed_file_is_served_fresh_once_the_recheck_interval_passed() {
+    let tree = Tree::new("cache-recheck");
+    let path = tree.write("c.txt", "one");
+    let server = tree.serve(|f| f.recheck_files_after(Duration::from_millis(50)));
+    assert_eq!(get(server.addr, "/c.txt").body_text(), "one");
+    fs::write(&path, "second").expect("rewrite the file");
+    // Until the check, the old content (whole, with its own length); then the new one.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = get(server.addr, "/c.txt");
+        assert_eq!(reply.status, 200);
+        match reply.body_text().as_str() {
+            "second" => break,
+            "one" => assert!(Instant::now() < deadline, "the change was never seen"),
+            other => panic!("neither the old nor the new content: {other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // A file that disappears is a 404 after the check too.
+    fs::remove_file(&path).expect("remove the file");
+    wait_until(Duration::from_secs(10), "the removal to be seen", || {
+        get(server.addr, "/c.txt").status == 404
+    });
+}
+
+#[test]
+fn r8_without_the_cache_changes_are_seen_at_once() {
+    let tree = Tree::new("cache-off");
+    let path = tree.write("c.txt", "one");
+    let server = tree.serve(|f| f.recheck_files_after(Duration::ZERO));
+    assert_eq!(get(server.addr, "/c.txt").body_text(), "one");
+    fs::write(&path, "two").expect("rewrite the file");
+    assert_eq!(get(server.addr, "/c.txt").body_text(), "two");
 }

@@ -79,12 +79,18 @@ enum BodyDecoder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum After {
     KeepAlive,
+    /// Close with a lingering read: the client may still be sending (an error cut its
+    /// request short, or it expected the connection to stay open), and closing a socket with
+    /// unread input sends a reset that can destroy the response in flight.
     Close,
+    /// The client asked to close and its request was read whole: close at once unless more
+    /// input is already there (then linger as for `Close`).
+    CloseAsAsked,
 }
 
 #[derive(Debug)]
 struct FileBody {
-    file: File,
+    file: std::sync::Arc<File>,
     offset: u64,
     remaining: u64,
 }
@@ -160,6 +166,10 @@ impl<S: Transport> Conn<S> {
         &mut self.stream
     }
 
+    pub(crate) fn stream(&self) -> &S {
+        &self.stream
+    }
+
     /// Gives back buffer space a large request or response left behind, so an idle
     /// connection costs little memory.
     fn release_buffers(&mut self) {
@@ -183,6 +193,11 @@ impl<S: Transport> Conn<S> {
             State::Closed => Duration::ZERO,
         };
         self.since + timeout
+    }
+
+    /// `true` while a response is being written.
+    pub(crate) fn is_writing(&self) -> bool {
+        matches!(self.state, State::Write)
     }
 
     /// `true` between requests, with nothing buffered: safe to close on shutdown.
@@ -227,22 +242,16 @@ impl<S: Transport> Conn<S> {
         }
     }
 
-    /// Refuses the connection because the pool is saturated: `503` with `Retry-After`, then
-    /// close. Runs on the reactor thread, so it only ever makes non-blocking calls.
+    /// Refuses the connection because every worker is busy: `503` with `Retry-After`, then
+    /// close. Runs on a thread that serves the event loop, so it only ever makes non-blocking
+    /// calls on the socket, and never touches a file.
     ///
-    /// A response already being written is not cut: the reactor writes what the socket takes
-    /// (no handler runs here) and parks the connection again.
+    /// A response already being written is not cut, nor written here (its body may be a file):
+    /// `Outcome::Write` says it waits for a worker.
     pub(crate) fn shed(&mut self, ctx: &Ctx, now: Instant) -> Outcome {
         match self.state {
             State::Linger { .. } | State::Closed => return self.drive(ctx, now),
-            State::Write => {
-                let mut budget = u32::MAX;
-                return match self.write(ctx, &mut budget) {
-                    Step::Park(outcome) => outcome,
-                    // Written: back to reading (or lingering), which the reactor may do itself.
-                    Step::Continue => self.on_readable(ctx, now),
-                };
-            }
+            State::Write => return Outcome::Write,
             State::Head | State::Body(_) | State::Ready(_) => {}
         }
         self.out.clear();

@@ -352,11 +352,7 @@ fn a_file_that_shrinks_closes_the_connection() {
         handler: Box::new(move |_: &Request| {
             let file = file.try_clone().unwrap();
             // Claims 20 bytes; the file has 10.
-            Response::new(StatusCode::OK).with_body(Body::File {
-                file,
-                offset: 0,
-                len: 20,
-            })
+            Response::new(StatusCode::OK).with_body(Body::file(file, 0, 20))
         }),
         config: Config::default(),
         draining: AtomicBool::new(false),

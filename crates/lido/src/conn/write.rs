@@ -17,20 +17,6 @@ use crate::transport::Transport;
 /// write and a `sendfile`.
 const INLINE_FILE_MAX: u64 = 16 * 1024;
 
-/// Reads as much of `buf` as the file has at `offset` (stops early at end of file or error).
-fn read_full_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> usize {
-    let mut got = 0;
-    while got < buf.len() {
-        match crate::transport::read_at(file, &mut buf[got..], offset + got as u64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => break,
-        }
-    }
-    got
-}
-
 impl<S: Transport> Conn<S> {
     pub(super) fn run_ready(&mut self, ctx: &Ctx) -> Step {
         match std::mem::replace(&mut self.state, State::Head) {
@@ -52,6 +38,7 @@ impl<S: Transport> Conn<S> {
             keep_alive,
             ..
         } = head;
+        let client_closes = !keep_alive;
         request.set_body(body);
         let method = request.method();
         let version = request.version();
@@ -88,6 +75,8 @@ impl<S: Transport> Conn<S> {
         self.push_response(response, version, keep_alive, method == Method::Head);
         self.after = if keep_alive {
             After::KeepAlive
+        } else if client_closes {
+            After::CloseAsAsked
         } else {
             After::Close
         };
@@ -111,6 +100,7 @@ impl<S: Transport> Conn<S> {
             _ if bodiless => {}
             Body::Empty => {}
             Body::Bytes(bytes) => self.out.extend_from_slice(&bytes),
+            Body::Shared(bytes) => self.out.extend_from_slice(&bytes),
             Body::File { file, offset, len } => {
                 let mut body = FileBody {
                     file,
@@ -122,7 +112,8 @@ impl<S: Transport> Conn<S> {
                 if len <= INLINE_FILE_MAX {
                     let start = self.out.len();
                     self.out.resize(start + len as usize, 0);
-                    let got = read_full_at(&body.file, &mut self.out[start..], offset);
+                    let got =
+                        crate::transport::read_full_at(&body.file, &mut self.out[start..], offset);
                     self.out.truncate(start + got);
                     body.offset += got as u64;
                     body.remaining -= got as u64;
@@ -183,8 +174,13 @@ impl<S: Transport> Conn<S> {
         self.out_pos = 0;
         self.release_buffers();
         let now = Instant::now();
-        match self.after {
-            After::Close => {
+        let after = self.after;
+        match after {
+            After::CloseAsAsked if self.input.is_empty() && self.nothing_more_sent() => {
+                // FIN by close; no lingering read, no extra wake-up.
+                Step::Park(Outcome::Close)
+            }
+            After::Close | After::CloseAsAsked => {
                 // FIN after the response; discard what the client still sends so that it reads
                 // our answer rather than a reset.
                 let _ = self.stream.shutdown_write();
@@ -206,6 +202,24 @@ impl<S: Transport> Conn<S> {
                     Step::Continue
                 }
             }
+        }
+    }
+
+    /// Whether the client has sent nothing more (one non-blocking read finds no data); data
+    /// or an error count as "more", so the connection lingers.
+    fn nothing_more_sent(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        loop {
+            return match self.stream.read(&mut byte) {
+                Ok(0) => true,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => true,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Ok(_) => {
+                    // Counted as discarded input by the linger that follows.
+                    false
+                }
+                Err(_) => true,
+            };
         }
     }
 
@@ -231,7 +245,13 @@ impl<S: Transport> Conn<S> {
     /// Writes `out` from `out_pos` until done or the socket is full.
     pub(super) fn flush_out(&mut self) -> Result<(), Wait> {
         while self.out_pos < self.out.len() {
-            match self.stream.write(&self.out[self.out_pos..]) {
+            let pending = &self.out[self.out_pos..];
+            let written = if self.file.is_some() {
+                self.stream.write_more(pending)
+            } else {
+                self.stream.write(pending)
+            };
+            match written {
                 Ok(0) => return Err(Wait::Closed),
                 Ok(n) => {
                     self.out_pos += n;

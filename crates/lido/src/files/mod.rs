@@ -2,6 +2,7 @@
 //! a directory listing, or the right error; with validators, ranges and precompressed
 //! siblings.
 
+mod cache;
 mod conditional;
 mod encoding;
 mod listing;
@@ -9,10 +10,15 @@ mod range;
 mod resolve;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::http::{Body, Method, Request, Response, StatusCode};
 use crate::method_not_allowed;
+use cache::{Entry, FileCache, Lookup, MAX_INLINE, Representation};
+use range::Content;
 
+pub use cache::DEFAULT_FILE_RECHECK;
 pub use resolve::{Policy, ResolveError, resolve};
 
 /// `Cache-Control` sent with files and listings unless told otherwise: caches must revalidate
@@ -52,6 +58,16 @@ pub struct StaticFiles {
     not_found_page: Option<PathBuf>,
     cors: bool,
     headers: Vec<(String, String)>,
+    /// Shared by clones.
+    cache: Arc<FileCache>,
+}
+
+/// What a request path names, once resolved.
+enum Located {
+    /// A regular file to send (the path itself, or a directory's `index.html`).
+    File(PathBuf),
+    /// Anything else, answered at once: a listing, a redirect, an error.
+    Other(Response),
 }
 
 impl StaticFiles {
@@ -85,7 +101,31 @@ impl StaticFiles {
             not_found_page: None,
             cors: false,
             headers: Vec::new(),
+            cache: Arc::new(FileCache::new(DEFAULT_FILE_RECHECK)),
         })
+    }
+
+    /// Serves a file from memory (small files) or from a file kept open (larger ones) for
+    /// this long after its path was last checked; the next request after that resolves the
+    /// path again and reloads the file if it changed (device, inode, length or modification
+    /// time), so a changed file is served stale for at most this long. Zero turns the cache
+    /// off: every request resolves and opens its file. By default,
+    /// [`DEFAULT_FILE_RECHECK`] (1 s).
+    ///
+    /// The cache is bounded: 1,024 paths, files up to 64 KiB in memory, 16 MiB in all; the
+    /// least recently used paths are evicted first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let files = lido::StaticFiles::new(".")?.recheck_files_after(Duration::ZERO);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recheck_files_after(mut self, interval: Duration) -> Self {
+        self.cache = Arc::new(FileCache::new(interval));
+        self
     }
 
     /// Serves dotfiles. By default they are hidden (`404`, and left out of listings).
@@ -201,71 +241,132 @@ impl StaticFiles {
     }
 
     fn serve(&self, request: &Request) -> Response {
+        let now = Instant::now();
+        let key = request.path();
+        let stale = match self.cache.get(key, now) {
+            Lookup::Fresh(entry) => return self.send(request, &entry),
+            Lookup::Stale(entry) => Some(entry),
+            Lookup::Miss => None,
+        };
+        let loaded = match self.locate(request) {
+            Located::File(path) => self.load(&path),
+            Located::Other(response) => {
+                if stale.is_some() {
+                    self.cache.remove(key);
+                }
+                return response;
+            }
+        };
+        let Some(entry) = loaded else {
+            self.cache.remove(key);
+            return plain(StatusCode::NOT_FOUND, "not found\n");
+        };
+        let entry = match stale {
+            Some(old) if old.same_as(&entry) => {
+                self.cache.checked(&old, now);
+                old
+            }
+            _ => self.cache.insert(key, entry, now),
+        };
+        self.send(request, &entry)
+    }
+
+    /// Resolves the request path under the root (with the whole confinement walk).
+    fn locate(&self, request: &Request) -> Located {
         let (path, meta) =
             match resolve::resolve_with_metadata(&self.root, request.path(), self.policy) {
                 Ok(found) => found,
-                Err(ResolveError::BadPath) => return plain(StatusCode::BAD_REQUEST, "bad path\n"),
-                Err(ResolveError::NotFound) => return self.not_found(request),
+                Err(ResolveError::BadPath) => {
+                    return Located::Other(plain(StatusCode::BAD_REQUEST, "bad path\n"));
+                }
+                Err(ResolveError::NotFound) => return Located::Other(self.not_found(request)),
             };
         if !meta.is_dir() {
-            return self.file(request, &path);
+            return Located::File(path);
         }
         if !request.path().ends_with('/') {
-            return redirect_to_slash(request);
+            return Located::Other(redirect_to_slash(request));
         }
         match resolve::confine(&self.root, &path.join("index.html"), self.policy) {
-            Ok((index, meta)) if meta.is_file() => self.file(request, &index),
-            _ if self.listing => self.list(request, &path),
-            _ => plain(StatusCode::FORBIDDEN, "directory listing is off\n"),
+            Ok((index, meta)) if meta.is_file() => Located::File(index),
+            _ if self.listing => Located::Other(self.list(request, &path)),
+            _ => Located::Other(plain(StatusCode::FORBIDDEN, "directory listing is off\n")),
         }
     }
 
-    /// A regular file, or its best precompressed sibling the client accepts.
-    fn file(&self, request: &Request, path: &Path) -> Response {
-        let content_type = content_type(path);
-        // Every `Accept-Encoding` field counts (RFC 9110 5.3: a list may be split).
-        let accept = request
-            .headers()
-            .filter(|(name, _)| name.eq_ignore_ascii_case("accept-encoding"))
-            .filter_map(|(_, value)| std::str::from_utf8(value).ok())
-            .collect::<Vec<_>>()
-            .join(",");
-        let accept = (!accept.is_empty()).then_some(accept.as_str());
-        // Siblings are only looked for when the client takes their coding; every file
-        // response says `Vary: Accept-Encoding`, so caches keep the variants apart.
+    /// Opens the regular file at `path` and its precompressed siblings (`.br`, `.gz`, under
+    /// the same confinement); small files are read into memory when the cache is on.
+    fn load(&self, path: &Path) -> Option<Entry> {
+        let identity = self.represent(path)?;
+        let mut siblings = Vec::new();
         for (coding, suffix) in encoding::SIBLINGS {
-            if !encoding::accepts(accept, coding) {
-                continue;
-            }
             let mut sibling = path.as_os_str().to_owned();
             sibling.push(".");
             sibling.push(suffix);
             if let Ok((sibling, _)) = resolve::confine(&self.root, Path::new(&sibling), self.policy)
-                && let Ok((file, meta)) = resolve::open_regular(&sibling)
+                && let Some(representation) = self.represent(&sibling)
             {
-                return range::file_response(
-                    request,
-                    file,
-                    &meta,
-                    &content_type,
-                    Some(coding),
-                    true,
-                    &self.cache_control,
-                );
+                siblings.push((coding, representation));
             }
         }
-        match resolve::open_regular(path) {
-            Ok((file, meta)) => range::file_response(
-                request,
-                file,
-                &meta,
-                &content_type,
-                None,
-                true,
-                &self.cache_control,
-            ),
-            Err(_) => plain(StatusCode::NOT_FOUND, "not found\n"),
+        Some(Entry::new(content_type(path), identity, siblings))
+    }
+
+    fn represent(&self, path: &Path) -> Option<Representation> {
+        let (file, meta) = resolve::open_regular(path).ok()?;
+        let len = meta.len();
+        if self.cache.enabled() && len <= MAX_INLINE {
+            let mut bytes = vec![0u8; len as usize];
+            if crate::transport::read_full_at(&file, &mut bytes, 0) == bytes.len() {
+                return Some(Representation {
+                    content: Content::Memory(bytes.into()),
+                    meta,
+                });
+            }
         }
+        Some(Representation {
+            content: Content::File(Arc::new(file)),
+            meta,
+        })
+    }
+
+    /// The response for a resolved file: its best precompressed sibling the client accepts,
+    /// or the file itself. `Vary: Accept-Encoding` only where a sibling exists, that is where
+    /// the answer depends on the field.
+    fn send(&self, request: &Request, entry: &Entry) -> Response {
+        let varies = !entry.siblings.is_empty();
+        if varies {
+            // Every `Accept-Encoding` field counts (RFC 9110 5.3: a list may be split).
+            let accept = request
+                .headers()
+                .filter(|(name, _)| name.eq_ignore_ascii_case("accept-encoding"))
+                .filter_map(|(_, value)| std::str::from_utf8(value).ok())
+                .collect::<Vec<_>>()
+                .join(",");
+            let accept = (!accept.is_empty()).then_some(accept.as_str());
+            for (coding, sibling) in &entry.siblings {
+                if encoding::accepts(accept, coding) {
+                    return range::file_response(
+                        request,
+                        &sibling.content,
+                        &sibling.meta,
+                        &entry.content_type,
+                        Some(coding),
+                        true,
+                        &self.cache_control,
+                    );
+                }
+            }
+        }
+        range::file_response(
+            request,
+            &entry.identity.content,
+            &entry.identity.meta,
+            &entry.content_type,
+            None,
+            varies,
+            &self.cache_control,
+        )
     }
 
     fn list(&self, request: &Request, dir: &Path) -> Response {
@@ -294,19 +395,16 @@ impl StaticFiles {
             && let Ok((index, meta)) =
                 resolve::confine(&self.root, &self.root.join("index.html"), self.policy)
             && meta.is_file()
+            && let Some(entry) = self.load(&index)
         {
-            return self.file(request, &index);
+            return self.send(request, &entry);
         }
         if let Some(page) = &self.not_found_page
             && let Ok((file, meta)) = resolve::open_regular(page)
         {
             return Response::new(StatusCode::NOT_FOUND)
                 .with_header("Content-Type", content_type(page))
-                .with_body(Body::File {
-                    file,
-                    offset: 0,
-                    len: meta.len(),
-                });
+                .with_body(Body::file(file, 0, meta.len()));
         }
         plain(StatusCode::NOT_FOUND, "not found\n")
     }

@@ -4,8 +4,9 @@
 
 use std::fs::{File, Metadata};
 use std::hash::{BuildHasher, RandomState};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::ops::Range;
+use std::sync::Arc;
 
 use super::conditional::{self, Precondition, Validators};
 use crate::http::{Body, Method, Request, Response, StatusCode};
@@ -142,9 +143,57 @@ pub(crate) fn if_range_allows(request: &Request, v: &Validators) -> bool {
 /// sent on every response when `encoding` is `Some` or `vary` is true (the caller knows
 /// whether precompressed siblings exist). A read error while building a multipart body gives
 /// `500`.
+/// Where a file's bytes come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Content {
+    /// The whole file, already in memory (a cached small file).
+    Memory(Arc<[u8]>),
+    /// The open file: sent from the page cache, read at explicit offsets.
+    File(Arc<File>),
+}
+
+impl Content {
+    /// `range` of the content as a body.
+    fn body(&self, range: Range<u64>) -> Body {
+        match self {
+            Content::Memory(bytes) if range.start == 0 && range.end == bytes.len() as u64 => {
+                Body::Shared(Arc::clone(bytes))
+            }
+            Content::Memory(bytes) => {
+                Body::Bytes(bytes[range.start as usize..range.end as usize].to_vec())
+            }
+            Content::File(file) => Body::File {
+                file: Arc::clone(file),
+                offset: range.start,
+                len: range.end - range.start,
+            },
+        }
+    }
+
+    /// Fills `buf` with the content from `offset`.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        match self {
+            Content::Memory(bytes) => {
+                let start = usize::try_from(offset).map_err(io::Error::other)?;
+                let part = bytes
+                    .get(start..start + buf.len())
+                    .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+                buf.copy_from_slice(part);
+                Ok(())
+            }
+            Content::File(file) => {
+                if crate::transport::read_full_at(file, buf, offset) < buf.len() {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 pub(crate) fn file_response(
     request: &Request,
-    file: File,
+    content: &Content,
     meta: &Metadata,
     content_type: &str,
     encoding: Option<&str>,
@@ -197,13 +246,9 @@ pub(crate) fn file_response(
             [part] => {
                 return representation(StatusCode::PARTIAL_CONTENT, content_type)
                     .with_header("Content-Range", content_range(part, len))
-                    .with_body(Body::File {
-                        file,
-                        offset: part.start,
-                        len: part.end - part.start,
-                    });
+                    .with_body(content.body(part.clone()));
             }
-            parts => match multipart(&file, parts, len, content_type) {
+            parts => match multipart(content, parts, len, content_type) {
                 Ok(Some((boundary, body))) => {
                     let content_type = format!("multipart/byteranges; boundary={boundary}");
                     return representation(StatusCode::PARTIAL_CONTENT, &content_type)
@@ -218,11 +263,7 @@ pub(crate) fn file_response(
         },
     }
 
-    representation(StatusCode::OK, content_type).with_body(Body::File {
-        file,
-        offset: 0,
-        len,
-    })
+    representation(StatusCode::OK, content_type).with_body(content.body(0..len))
 }
 
 /// Adds `ETag` and, if known, `Last-Modified`.
@@ -255,7 +296,7 @@ fn content_range(part: &Range<u64>, len: u64) -> String {
 /// The body is written once with placeholder boundaries, which are filled in after a
 /// boundary has been chosen that occurs in no part's content.
 fn multipart(
-    file: &File,
+    content: &Content,
     parts: &[Range<u64>],
     len: u64,
     content_type: &str,
@@ -272,7 +313,6 @@ fn multipart(
     let mut body = Vec::with_capacity(total + (parts.len() + 1) * 128);
     let mut delimiters = Vec::with_capacity(parts.len() + 1);
     let mut contents = Vec::with_capacity(parts.len());
-    let mut reader = file;
     for part in parts {
         body.extend_from_slice(b"--");
         delimiters.push(body.len());
@@ -285,8 +325,7 @@ fn multipart(
         let start = body.len();
         let part_len = usize::try_from(part.end - part.start).map_err(io::Error::other)?;
         body.resize(start + part_len, 0);
-        reader.seek(SeekFrom::Start(part.start))?;
-        reader.read_exact(&mut body[start..])?;
+        content.read_exact_at(&mut body[start..], part.start)?;
         contents.push(start..body.len());
         body.extend_from_slice(b"\r\n");
     }

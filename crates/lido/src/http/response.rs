@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::fs::File;
+use std::sync::Arc;
 
 use super::parse::is_tchar;
 use super::request::Version;
@@ -220,8 +221,9 @@ impl fmt::Display for StatusCode {
 ///
 /// assert_eq!(Body::Empty.len(), 0);
 /// assert_eq!(Body::Bytes(b"abc".to_vec()).len(), 3);
+/// assert_eq!(Body::Shared(std::sync::Arc::from(&b"abcd"[..])).len(), 4);
 /// let file = std::fs::File::open(std::env::current_exe()?)?;
-/// assert_eq!(Body::File { file, offset: 10, len: 5 }.len(), 5);
+/// assert_eq!(Body::file(file, 10, 5).len(), 5);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Default)]
@@ -231,10 +233,15 @@ pub enum Body {
     Empty,
     /// Content held in memory.
     Bytes(Vec<u8>),
-    /// `len` bytes of `file` starting at `offset`, sent by the connection engine.
+    /// Content held in memory and shared (for example a cached file): sent without a copy
+    /// per response.
+    Shared(Arc<[u8]>),
+    /// `len` bytes of `file` starting at `offset`, sent by the connection engine (with
+    /// `sendfile` where the OS has it). The file may be shared: it is read at explicit
+    /// offsets, never through its cursor.
     File {
         /// The open file.
-        file: File,
+        file: Arc<File>,
         /// Where the content starts in the file.
         offset: u64,
         /// How many bytes to send.
@@ -257,7 +264,26 @@ impl Body {
         match self {
             Body::Empty => 0,
             Body::Bytes(bytes) => bytes.len() as u64,
+            Body::Shared(bytes) => bytes.len() as u64,
             Body::File { len, .. } => *len,
+        }
+    }
+
+    /// `len` bytes of `file` from `offset`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let file = std::fs::File::open(std::env::current_exe()?)?;
+    /// let body = lido::http::Body::file(file, 0, 3);
+    /// assert_eq!(body.len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn file(file: File, offset: u64, len: u64) -> Body {
+        Body::File {
+            file: Arc::new(file),
+            offset,
+            len,
         }
     }
 

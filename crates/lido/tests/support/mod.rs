@@ -29,10 +29,20 @@ const STOP_WITHIN: Duration = Duration::from_secs(30);
 /// How often the polling helpers look again.
 const POLL_INTERVAL: Duration = Duration::from_millis(2);
 
+/// The engine under test: `LIDO_ENGINE` (as the binary reads it), else the default. CI runs
+/// the suite once per engine.
+pub(crate) fn engine() -> lido::Engine {
+    match std::env::var("LIDO_ENGINE") {
+        Ok(name) => name.parse().expect("LIDO_ENGINE names an engine"),
+        Err(_) => lido::Engine::default(),
+    }
+}
+
 /// A builder listening on `127.0.0.1:0` with test-sized timeouts; tests override what they
 /// exercise.
 pub(crate) fn test_builder() -> ServerBuilder {
     Server::builder()
+        .engine(engine())
         .listen("127.0.0.1:0")
         .threads(4)
         .queue_capacity(64)

@@ -117,11 +117,7 @@ fn content_length_is_the_body_length_even_for_files() {
     )
     .unwrap();
     file.write_all(b"0123456789").unwrap();
-    let response = Response::new(StatusCode::PARTIAL_CONTENT).with_body(Body::File {
-        file,
-        offset: 2,
-        len: 5,
-    });
+    let response = Response::new(StatusCode::PARTIAL_CONTENT).with_body(Body::file(file, 2, 5));
     assert!(head(&response, Version::Http11, true).contains("\r\nContent-Length: 5\r\n"));
     let big = Response::new(StatusCode::OK).with_body(Body::Bytes(vec![0; 12345]));
     assert!(head(&big, Version::Http11, true).contains("\r\nContent-Length: 12345\r\n"));

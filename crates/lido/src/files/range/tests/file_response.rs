@@ -31,17 +31,17 @@ impl TempFile {
         TempFile { path, content }
     }
 
-    fn open(&self) -> (File, Metadata) {
+    fn open(&self) -> (Content, Metadata) {
         let file = File::open(&self.path).unwrap();
         let meta = file.metadata().unwrap();
-        (file, meta)
+        (Content::File(Arc::new(file)), meta)
     }
 
     fn respond(&self, request: &Request) -> Response {
         let (file, meta) = self.open();
         file_response(
             request,
-            file,
+            &file,
             &meta,
             CONTENT_TYPE,
             None,
@@ -95,7 +95,7 @@ fn encoded_and_varied_responses() {
     let (file, meta) = f.open();
     let response = file_response(
         &get(&[]),
-        file,
+        &file,
         &meta,
         "text/css",
         Some("br"),
@@ -108,7 +108,7 @@ fn encoded_and_varied_responses() {
     assert_eq!(response.header("Cache-Control"), Some("no-cache"));
 
     let (file, meta) = f.open();
-    let response = file_response(&get(&[]), file, &meta, "text/css", None, true, "no-cache");
+    let response = file_response(&get(&[]), &file, &meta, "text/css", None, true, "no-cache");
     assert_eq!(response.header("Content-Encoding"), None);
     assert_eq!(response.header("Vary"), Some("Accept-Encoding"));
 
@@ -116,7 +116,7 @@ fn encoded_and_varied_responses() {
     let (file, meta) = f.open();
     let etag = Validators::new(&meta, Some("gzip")).etag;
     let request = get(&[("If-None-Match", &etag)]);
-    let response = file_response(&request, file, &meta, "text/css", Some("gzip"), false, "x");
+    let response = file_response(&request, &file, &meta, "text/css", Some("gzip"), false, "x");
     assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(response.header("Vary"), Some("Accept-Encoding"));
     assert_eq!(response.header("Content-Encoding"), None);
@@ -246,7 +246,7 @@ fn multipart_read_error_is_a_server_error() {
         .set_len(100)
         .unwrap();
     let request = get(&[("Range", "bytes=0-1,150-160")]);
-    let response = file_response(&request, file, &meta, CONTENT_TYPE, None, false, "x");
+    let response = file_response(&request, &file, &meta, CONTENT_TYPE, None, false, "x");
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
 

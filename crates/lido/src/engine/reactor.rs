@@ -33,6 +33,11 @@ impl Transport for TcpStream {
         crate::sendfile::send_file(self, file, offset, len)
     }
 
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        crate::transport::send_more(&*self, buf)
+    }
+
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }
@@ -107,29 +112,6 @@ enum Entry {
     Busy { readable: bool, writable: bool },
 }
 
-/// Tells the reactor to shut down gracefully.
-#[derive(Clone)]
-pub(crate) struct Stopper {
-    flag: Arc<AtomicBool>,
-    handback: Arc<Handback>,
-}
-
-impl std::fmt::Debug for Stopper {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stopper")
-            .field("flag", &self.flag)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Stopper {
-    pub(crate) fn stop(&self) {
-        self.flag.store(true, Ordering::SeqCst);
-        // Unconditionally: the reactor may be about to sleep with no timeout pending.
-        let _ = self.handback.waker.wake();
-    }
-}
-
 /// How accepting stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Accepting {
@@ -152,6 +134,9 @@ pub(crate) struct Reactor {
     ctx: Arc<Ctx>,
     stop: Arc<AtomicBool>,
     accepting: Accepting,
+    /// Connections with a response in progress that found every worker busy: they wait here
+    /// (parked for writing) for a free worker, as this thread never writes a file body.
+    deferred: std::collections::VecDeque<usize>,
 }
 
 impl std::fmt::Debug for Reactor {
@@ -191,6 +176,7 @@ impl Reactor {
             ctx,
             stop: Arc::new(AtomicBool::new(false)),
             accepting: Accepting::Open,
+            deferred: std::collections::VecDeque::new(),
         })
     }
 
@@ -198,11 +184,14 @@ impl Reactor {
         self.listener.local_addr()
     }
 
-    pub(crate) fn stopper(&self) -> Stopper {
-        Stopper {
-            flag: Arc::clone(&self.stop),
-            handback: Arc::clone(&self.handback),
-        }
+    pub(crate) fn stopper(&self) -> super::Stopper {
+        let flag = Arc::clone(&self.stop);
+        let handback = Arc::clone(&self.handback);
+        super::Stopper::new(move || {
+            flag.store(true, Ordering::SeqCst);
+            // Unconditionally: the reactor may be about to sleep with no timeout pending.
+            let _ = handback.waker.wake();
+        })
     }
 
     /// Runs until a graceful shutdown completes (or its deadline passes).
@@ -363,9 +352,14 @@ impl Reactor {
         let Some(entry) = self.conns.get_mut(index) else {
             return;
         };
-        let Entry::Parked { .. } = entry else {
+        let Entry::Parked { conn, .. } = entry else {
             return;
         };
+        // Only this thread submits, so a full queue stays full until a worker takes a job.
+        if conn.is_writing() && self.pool.queued() >= self.pool.queue_capacity() {
+            self.deferred.push_back(index);
+            return;
+        }
         let Entry::Parked { conn, .. } = std::mem::replace(
             entry,
             Entry::Busy {
@@ -403,6 +397,25 @@ impl Reactor {
     fn take_returns(&mut self) {
         while let Ok(returned) = self.rx.try_recv() {
             self.on_return(returned);
+        }
+        self.retry_deferred();
+    }
+
+    /// Hands deferred responses to workers while the queue has room.
+    fn retry_deferred(&mut self) {
+        while self.pool.queued() < self.pool.queue_capacity() {
+            let Some(index) = self.deferred.pop_front() else {
+                return;
+            };
+            if matches!(
+                self.conns.get(index),
+                Some(Entry::Parked {
+                    want: Outcome::Write,
+                    ..
+                })
+            ) {
+                self.dispatch(index);
+            }
         }
     }
 
@@ -453,8 +466,10 @@ impl Reactor {
         }
     }
 
-    /// Closes connections whose deadline passed; ends an accept back-off.
+    /// Closes connections whose deadline passed; ends an accept back-off; retries deferred
+    /// responses.
     fn sweep(&mut self, now: Instant) {
+        self.retry_deferred();
         let expired: Vec<usize> = self
             .conns
             .iter()

@@ -1,0 +1,180 @@
+//! The leader/followers engine (Linux): every worker of the pool waits on one shared epoll set
+//! and serves the connection whose event it took, start to finish: read, parse, handler,
+//! write, re-arm. Connections are registered one-shot, so the kernel's ready list is the job
+//! queue and a connection is on at most one thread at a time; no request crosses threads.
+//!
+//! A worker never waits on a connection: every read and write is non-blocking, and a
+//! connection that would block is re-armed and left to the kernel. Idle, half-received and
+//! slow connections cost a slot in the [`table`] and nothing else.
+//!
+//! One more thread, the watch ([`watch`]), runs the clocks: it closes connections whose
+//! deadline passed, resumes accepting after an error, notices when every worker has been busy
+//! for a while (saturation) and then reads requests itself, queuing complete ones for the next
+//! free worker ([`Shared::overflow`]) and answering `503` once that queue is full; and it runs
+//! the graceful drain.
+
+mod poller;
+mod table;
+mod watch;
+mod worker;
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Instant;
+
+use crossbeam_queue::ArrayQueue;
+use crossbeam_utils::CachePadded;
+use lido_pool::ThreadPool;
+
+use crate::conn::Ctx;
+use poller::{Interest, Poller, Signal};
+use table::{FIRST_SPECIAL, Table, Token};
+
+const LISTENER: Token = FIRST_SPECIAL;
+/// Raised once, when the engine exits: level-triggered, so every waiter sees it.
+const STOP: Token = FIRST_SPECIAL + 1;
+/// Raised when connections were queued for a worker while one may be waiting in epoll.
+const NUDGE: Token = FIRST_SPECIAL + 2;
+
+/// How accepting stands (`Shared::accepting`).
+const ACCEPT_OPEN: u8 = 0;
+/// The table is full: the listener is left disarmed until a connection closes.
+const ACCEPT_FULL: u8 = 1;
+/// An accept error (EMFILE, ...): the watch re-arms the listener after a pause.
+const ACCEPT_BACKOFF: u8 = 2;
+/// Draining: the listener is closed.
+const ACCEPT_CLOSED: u8 = 3;
+
+/// What the watch knows of one worker.
+#[derive(Debug, Default)]
+struct WorkerState {
+    /// In `epoll_wait` now: free for new work.
+    waiting: AtomicBool,
+    /// Times it went to wait: if this has not moved and it is not waiting, it has been busy
+    /// all along.
+    waits: AtomicU64,
+}
+
+/// State shared by the workers and the watch.
+pub(crate) struct Shared {
+    poller: Poller,
+    table: Table,
+    listener: Mutex<Option<TcpListener>>,
+    accepting: AtomicU8,
+    /// Complete requests read by the watch while every worker was busy, for the next free
+    /// worker; when full, new requests get `503`.
+    overflow: ArrayQueue<Token>,
+    nudge: Signal,
+    stop_signal: Signal,
+    /// Set when the workers must leave.
+    exit: AtomicBool,
+    workers: Box<[CachePadded<WorkerState>]>,
+    ctx: Arc<Ctx>,
+    /// A shutdown was asked for; the watch waits on `wake`.
+    stop_requested: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("connections", &self.table.open())
+            .field("accepting", &self.accepting)
+            .field("overflow", &self.overflow.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn any_worker_waiting(&self) -> bool {
+        self.workers
+            .iter()
+            .any(|w| w.waiting.load(Ordering::SeqCst))
+    }
+
+    fn request_stop(&self) {
+        *self
+            .stop_requested
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+        self.wake.notify_all();
+    }
+}
+
+/// The engine: built by the server, run on its thread (which becomes the watch), with the
+/// workers on `pool`.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    shared: Arc<Shared>,
+    pool: Arc<ThreadPool>,
+    local_addr: SocketAddr,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        listener: TcpListener,
+        pool: Arc<ThreadPool>,
+        ctx: Arc<Ctx>,
+        queue_capacity: usize,
+    ) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let local_addr = listener.local_addr()?;
+        let poller = Poller::new()?;
+        let nudge = Signal::new()?;
+        let stop_signal = Signal::new()?;
+        poller.add(&listener, LISTENER, Interest::Read)?;
+        poller.add_edge(&nudge, NUDGE)?;
+        poller.add_broadcast(&stop_signal, STOP)?;
+        let workers = (0..pool.threads())
+            .map(|_| CachePadded::default())
+            .collect();
+        let table = Table::new(ctx.config.max_connections, Instant::now());
+        let shared = Arc::new(Shared {
+            poller,
+            table,
+            listener: Mutex::new(Some(listener)),
+            accepting: AtomicU8::new(ACCEPT_OPEN),
+            overflow: ArrayQueue::new(queue_capacity.max(1)),
+            nudge,
+            stop_signal,
+            exit: AtomicBool::new(false),
+            workers,
+            ctx,
+            stop_requested: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        Ok(Self {
+            shared,
+            pool,
+            local_addr,
+        })
+    }
+
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub(crate) fn stopper(&self) -> super::Stopper {
+        let shared = Arc::clone(&self.shared);
+        super::Stopper::new(move || shared.request_stop())
+    }
+
+    /// Starts one worker loop per pool thread, then runs the watch on this thread until the
+    /// drain is over.
+    pub(crate) fn run(self) -> io::Result<()> {
+        let threads = self.shared.workers.len();
+        for me in 0..threads {
+            let shared = Arc::clone(&self.shared);
+            if self.pool.execute(move || worker::run(&shared, me)).is_err() {
+                return Err(io::Error::other("the worker pool is shut down"));
+            }
+        }
+        let result = watch::run(&self.shared);
+        // Whatever happened, let the workers go.
+        self.shared.exit.store(true, Ordering::SeqCst);
+        self.shared.stop_signal.raise();
+        result
+    }
+}

@@ -1,0 +1,168 @@
+//! The shared epoll set: the only file of this engine that talks to epoll (through rustix's
+//! safe API). Connections are registered one-shot: an event goes to exactly one waiting
+//! thread, and the connection is silent until that thread re-arms it.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+use rustix::event::epoll::{self, CreateFlags, Event, EventData, EventFlags};
+use rustix::event::{EventfdFlags, eventfd};
+
+/// What a connection waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interest {
+    Read,
+    Write,
+    /// Either: used to put a connection with work left at the back of the ready list (it is
+    /// writable at once, so the event comes back after those already queued).
+    Either,
+}
+
+fn flags(interest: Interest) -> EventFlags {
+    EventFlags::ONESHOT
+        | match interest {
+            Interest::Read => EventFlags::IN,
+            Interest::Write => EventFlags::OUT,
+            Interest::Either => EventFlags::IN | EventFlags::OUT,
+        }
+}
+
+/// One ready source, as `wait` reports it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ready {
+    pub(crate) token: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Poller {
+    epoll: OwnedFd,
+}
+
+impl Poller {
+    pub(crate) fn new() -> io::Result<Self> {
+        Ok(Self {
+            epoll: epoll::create(CreateFlags::CLOEXEC)?,
+        })
+    }
+
+    /// Registers `source` one-shot for `interest`.
+    pub(crate) fn add(&self, source: impl AsFd, token: u64, interest: Interest) -> io::Result<()> {
+        self.arm(source, token, interest, false)
+    }
+
+    /// Re-arms a one-shot registration after its event was taken.
+    pub(crate) fn rearm(
+        &self,
+        source: impl AsFd,
+        token: u64,
+        interest: Interest,
+    ) -> io::Result<()> {
+        self.arm(source, token, interest, true)
+    }
+
+    /// Adds (`registered` false) or re-arms a one-shot registration.
+    pub(crate) fn arm(
+        &self,
+        source: impl AsFd,
+        token: u64,
+        interest: Interest,
+        registered: bool,
+    ) -> io::Result<()> {
+        let data = EventData::new_u64(token);
+        if registered {
+            epoll::modify(&self.epoll, source, data, flags(interest))?;
+        } else {
+            epoll::add(&self.epoll, source, data, flags(interest))?;
+        }
+        Ok(())
+    }
+
+    /// Registers `source` level-triggered and not one-shot: once readable, every waiter sees it
+    /// on every wait (the stop signal).
+    pub(crate) fn add_broadcast(&self, source: impl AsFd, token: u64) -> io::Result<()> {
+        epoll::add(
+            &self.epoll,
+            source,
+            EventData::new_u64(token),
+            EventFlags::IN,
+        )?;
+        Ok(())
+    }
+
+    /// Registers `source` edge-triggered: each new write wakes one waiter (the nudge).
+    pub(crate) fn add_edge(&self, source: impl AsFd, token: u64) -> io::Result<()> {
+        epoll::add(
+            &self.epoll,
+            source,
+            EventData::new_u64(token),
+            EventFlags::IN | EventFlags::ET,
+        )?;
+        Ok(())
+    }
+
+    pub(crate) fn delete(&self, source: impl AsFd) -> io::Result<()> {
+        epoll::delete(&self.epoll, source)?;
+        Ok(())
+    }
+
+    /// Waits for up to `events.capacity()` events, at most `timeout` (forever if `None`).
+    /// `EINTR` is an empty wait.
+    pub(crate) fn wait(
+        &self,
+        events: &mut Vec<Ready>,
+        raw: &mut Vec<Event>,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        events.clear();
+        raw.clear();
+        let timespec = timeout.map(|t| rustix::time::Timespec {
+            tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(t.subsec_nanos()),
+        });
+        match epoll::wait(
+            &self.epoll,
+            rustix::buffer::spare_capacity(raw),
+            timespec.as_ref(),
+        ) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        events.extend(raw.iter().map(|e| Ready {
+            token: e.data.u64(),
+        }));
+        Ok(())
+    }
+}
+
+/// An eventfd: a counter that makes its fd readable while non-zero.
+#[derive(Debug)]
+pub(crate) struct Signal {
+    fd: OwnedFd,
+}
+
+impl Signal {
+    pub(crate) fn new() -> io::Result<Self> {
+        Ok(Self {
+            fd: eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?,
+        })
+    }
+
+    /// Makes the fd readable (a non-blocking write of 1; a full counter is readable anyway).
+    pub(crate) fn raise(&self) {
+        let _ = rustix::io::write(&self.fd, &1u64.to_ne_bytes());
+    }
+
+    /// Resets the counter.
+    pub(crate) fn clear(&self) {
+        let mut buf = [0u8; 8];
+        let _ = rustix::io::read(&self.fd, &mut buf);
+    }
+}
+
+impl AsFd for Signal {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}

@@ -1,0 +1,310 @@
+//! The watch: the engine's clocks, on the server's own thread. It closes connections whose
+//! deadline passed, resumes accepting after an error, sheds load when every worker has been
+//! busy for a while, and runs the graceful drain. It never runs a handler and never does file
+//! I/O: while shedding it only reads requests and writes `503`s.
+
+use std::io;
+use std::sync::PoisonError;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::table::Held;
+use super::worker::{accept_batch, rearm_listener, settle};
+use super::{
+    ACCEPT_BACKOFF, ACCEPT_CLOSED, ACCEPT_FULL, ACCEPT_OPEN, LISTENER, NUDGE, STOP, Shared, Token,
+};
+use crate::conn::{Conn, Outcome};
+
+/// How often the watch looks at the workers. Saturation is declared when no worker has been
+/// free at two looks in a row: after 20-40 ms of every worker being busy.
+const LOOK_EVERY: Duration = Duration::from_millis(20);
+
+/// While shedding, the longest wait on the epoll set, so that a worker coming free is noticed
+/// within this long.
+const SHED_WAIT: Duration = Duration::from_millis(5);
+
+/// Events taken per wait while shedding.
+const SHED_EVENTS: usize = 64;
+
+/// After an accept error such as EMFILE, how long the listener stays disarmed.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+struct Watch<'a> {
+    shared: &'a Shared,
+    tick: Duration,
+    next_sweep: Instant,
+    /// Each worker's `waits` at the last look.
+    last_waits: Vec<u64>,
+    backoff_until: Option<Instant>,
+    drain_deadline: Option<Instant>,
+}
+
+pub(super) fn run(shared: &Shared) -> io::Result<()> {
+    let tick = shared.ctx.config.tick();
+    let mut watch = Watch {
+        shared,
+        tick,
+        next_sweep: Instant::now() + tick,
+        last_waits: vec![0; shared.workers.len()],
+        backoff_until: None,
+        drain_deadline: None,
+    };
+    loop {
+        let stop = watch.sleep();
+        let now = Instant::now();
+        if stop && watch.drain_deadline.is_none() {
+            watch.drain_deadline = Some(now + shared.ctx.config.drain_timeout);
+            watch.begin_drain(now);
+        }
+        if let Some(deadline) = watch.drain_deadline {
+            if shared.table.open() == 0 {
+                return Ok(());
+            }
+            if now >= deadline {
+                tracing::warn!(
+                    connections = shared.table.open(),
+                    "drain deadline passed; closing what is left"
+                );
+                return Ok(());
+            }
+        }
+        watch.chores(now);
+        if watch.saturated() {
+            watch.shed()?;
+        }
+    }
+}
+
+impl Watch<'_> {
+    /// Sleeps until the next look or a stop request; returns whether a stop was requested.
+    fn sleep(&self) -> bool {
+        let until = self.next_sweep.min(Instant::now() + LOOK_EVERY);
+        let mut stop = self
+            .shared
+            .stop_requested
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if *stop {
+                return true;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            stop = self
+                .shared
+                .wake
+                .wait_timeout(stop, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    fn stop_requested(&self) -> bool {
+        *self
+            .shared
+            .stop_requested
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Deadlines and accepting; cheap when nothing is due.
+    fn chores(&mut self, now: Instant) {
+        if now >= self.next_sweep {
+            self.sweep(now);
+            self.next_sweep = now + self.tick;
+        }
+        let shared = self.shared;
+        match shared.accepting.load(Ordering::SeqCst) {
+            ACCEPT_BACKOFF => match self.backoff_until {
+                None => self.backoff_until = Some(now + ACCEPT_PAUSE),
+                Some(until) if now >= until => {
+                    self.backoff_until = None;
+                    if shared
+                        .accepting
+                        .compare_exchange(
+                            ACCEPT_BACKOFF,
+                            ACCEPT_OPEN,
+                            Ordering::SeqCst,
+                            Ordering::SeqCst,
+                        )
+                        .is_ok()
+                    {
+                        rearm_listener(shared);
+                    }
+                }
+                Some(_) => {}
+            },
+            ACCEPT_FULL
+                if shared.table.open() < shared.table.capacity()
+                    && shared
+                        .accepting
+                        .compare_exchange(
+                            ACCEPT_FULL,
+                            ACCEPT_OPEN,
+                            Ordering::SeqCst,
+                            Ordering::SeqCst,
+                        )
+                        .is_ok() =>
+            {
+                rearm_listener(shared);
+            }
+            _ => {}
+        }
+    }
+
+    /// Closes connections whose deadline passed (with `408` if a request was under way) and,
+    /// while draining, idle ones. Connections on a worker are skipped: their worker is on them.
+    fn sweep(&self, now: Instant) {
+        let draining = self.drain_deadline.is_some();
+        let table = &self.shared.table;
+        for index in 0..table.capacity() {
+            let Some(mut held) = table.try_get(index) else {
+                continue;
+            };
+            let slot = &mut *held.slot;
+            let Some(conn) = slot.conn.as_mut() else {
+                continue;
+            };
+            let expired = slot.deadline <= now;
+            if expired || (draining && conn.is_idle()) {
+                if expired {
+                    tracing::debug!("connection timed out");
+                    conn.on_timeout();
+                }
+                drop(table.remove(&mut held));
+            }
+        }
+    }
+
+    /// No worker is waiting now, and none has waited since the last look.
+    fn saturated(&mut self) -> bool {
+        let mut saturated = true;
+        for (worker, last) in self.shared.workers.iter().zip(&mut self.last_waits) {
+            let waits = worker.waits.load(Ordering::Relaxed);
+            if worker.waiting.load(Ordering::SeqCst) || waits != *last {
+                saturated = false;
+            }
+            *last = waits;
+        }
+        saturated
+    }
+
+    /// Some worker came free since saturation began.
+    fn relieved(&self) -> bool {
+        self.shared
+            .workers
+            .iter()
+            .zip(&self.last_waits)
+            .any(|(w, last)| {
+                w.waiting.load(Ordering::SeqCst) || w.waits.load(Ordering::Relaxed) != *last
+            })
+    }
+
+    /// Every worker is busy: take events from the epoll set here until one comes free. New
+    /// connections are accepted and parked; partial requests are read; complete requests are
+    /// queued for the next free worker, or answered `503` when the queue is full. A connection
+    /// with a response in progress is left for a worker (re-armed when shedding ends).
+    fn shed(&mut self) -> io::Result<()> {
+        tracing::debug!("every worker is busy; shedding load");
+        let shared = self.shared;
+        let mut deferred: Vec<Token> = Vec::new();
+        let mut events = Vec::with_capacity(SHED_EVENTS);
+        let mut raw = Vec::with_capacity(SHED_EVENTS);
+        while !self.relieved() && !self.stop_requested() {
+            shared.poller.wait(&mut events, &mut raw, Some(SHED_WAIT))?;
+            let now = Instant::now();
+            for ready in &events {
+                match ready.token {
+                    STOP | NUDGE => {}
+                    LISTENER => park_new(shared, now),
+                    token => {
+                        if let Some(held) = shared.table.get(token) {
+                            self.shed_one(held, now, &mut deferred);
+                        }
+                    }
+                }
+            }
+            self.chores(now);
+        }
+        tracing::debug!("a worker is free; shedding ends");
+        for token in deferred {
+            if let Some(mut held) = shared.table.get(token) {
+                let want = held.slot.want;
+                settle(shared, &mut held, want);
+            }
+        }
+        if !shared.overflow.is_empty() {
+            shared.nudge.raise();
+        }
+        Ok(())
+    }
+
+    fn shed_one(&self, mut held: Held<'_>, now: Instant, deferred: &mut Vec<Token>) {
+        let shared = self.shared;
+        let token = held.token();
+        let slot = &mut *held.slot;
+        let Some(conn) = slot.conn.as_mut() else {
+            return;
+        };
+        let outcome = match slot.want {
+            Outcome::Read => conn.on_readable(&shared.ctx, now),
+            other => other,
+        };
+        match outcome {
+            Outcome::Work => {
+                slot.want = Outcome::Work;
+                if shared.overflow.push(token).is_ok() {
+                    // Disarmed until a worker takes it from the queue. Pairs with the worker's
+                    // announcement before it waits: either it sees the queue, or we see it.
+                    if shared.any_worker_waiting() {
+                        shared.nudge.raise();
+                    }
+                    return;
+                }
+                tracing::debug!("queue for workers full; shedding a request with 503");
+                let outcome = conn.shed(&shared.ctx, now);
+                settle(shared, &mut held, outcome);
+            }
+            // A response is being written: a worker finishes it (file I/O stays off this
+            // thread).
+            Outcome::Write => {
+                slot.want = Outcome::Write;
+                deferred.push(token);
+            }
+            Outcome::Read | Outcome::Close => settle(shared, &mut held, outcome),
+        }
+    }
+
+    /// Graceful shutdown: stop listening at once (a new client is refused, not left hanging),
+    /// make responses say `Connection: close`, close idle connections.
+    fn begin_drain(&self, now: Instant) {
+        let shared = self.shared;
+        tracing::info!(connections = shared.table.open(), "shutting down");
+        shared.accepting.store(ACCEPT_CLOSED, Ordering::SeqCst);
+        shared
+            .ctx
+            .draining
+            .store(true, std::sync::atomic::Ordering::Release);
+        if let Some(listener) = shared
+            .listener
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            let _ = shared.poller.delete(&listener);
+        }
+        self.sweep(now);
+    }
+}
+
+/// While shedding: accepts new connections and parks them, without serving.
+fn park_new(shared: &Shared, now: Instant) {
+    for (stream, peer) in accept_batch(shared) {
+        let conn = Box::new(Conn::new(stream, peer, now));
+        if let Ok(mut held) = shared.table.insert(conn) {
+            settle(shared, &mut held, Outcome::Read);
+        }
+    }
+}
