@@ -278,6 +278,7 @@ impl ServerBuilder {
             on_response: self.on_response,
             config: self.config,
             draining: AtomicBool::new(false),
+            rearm_reports_ready: self.engine == Engine::LeaderFollowers,
         });
         let engine = Running::start(self.engine, listener, Arc::clone(&pool), ctx, capacity)
             .map_err(ServerError::Io)?;

@@ -103,6 +103,10 @@ pub(crate) struct Ctx {
     pub(crate) config: Config,
     /// Set once graceful shutdown began: responses carry `Connection: close`.
     pub(crate) draining: std::sync::atomic::AtomicBool,
+    /// The engine's poller reports a connection that is already readable when it is parked
+    /// (a one-shot re-arm does; edge-triggered readiness does not): after a response, the
+    /// connection may park for the next request without trying a read first.
+    pub(crate) rearm_reports_ready: bool,
 }
 
 impl std::fmt::Debug for Ctx {

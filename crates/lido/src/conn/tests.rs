@@ -98,6 +98,7 @@ fn ctx_with(config: Config) -> Ctx {
         }),
         config,
         draining: AtomicBool::new(false),
+        rearm_reports_ready: false,
     }
 }
 
@@ -356,6 +357,7 @@ fn a_file_that_shrinks_closes_the_connection() {
         }),
         config: Config::default(),
         draining: AtomicBool::new(false),
+        rearm_reports_ready: false,
     };
     let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(GET), R::Block]), now);
     assert_eq!(conn.on_readable(&ctx, now), Outcome::Work);

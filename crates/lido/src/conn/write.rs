@@ -198,6 +198,11 @@ impl<S: Transport> Conn<S> {
                     Step::Park(Outcome::Work)
                 } else if ctx.draining() && self.input.is_empty() {
                     Step::Park(Outcome::Close)
+                } else if ctx.rearm_reports_ready && self.input.is_empty() {
+                    // Nothing buffered: wait for the next request without a read that would
+                    // almost always find nothing. The poller reports data that is already
+                    // there when the connection is re-armed, so nothing is missed.
+                    Step::Park(Outcome::Read)
                 } else {
                     Step::Continue
                 }
