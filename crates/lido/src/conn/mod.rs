@@ -146,6 +146,9 @@ pub(crate) struct Conn<S> {
     head_started: bool,
     /// How much of `input` the reactor has searched for the end of the head.
     scanned: usize,
+    /// The last read emptied the socket (it found less than it asked for, or nothing): no
+    /// input was waiting then.
+    drained: bool,
 }
 
 impl<S: Transport> Conn<S> {
@@ -163,6 +166,7 @@ impl<S: Transport> Conn<S> {
             since: now,
             head_started: false,
             scanned: 0,
+            drained: false,
         }
     }
 

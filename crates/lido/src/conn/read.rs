@@ -218,9 +218,16 @@ impl<S: Transport> Conn<S> {
                 Ok::<_, std::io::Error>(n)
             });
             match read {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    // A read that did not fill the scratch buffer emptied the socket.
+                    self.drained = n < READ_CHUNK;
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Err(Wait::Read),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.drained = true;
+                    return Err(Wait::Read);
+                }
                 Err(e) => {
                     log_io(&e);
                     return Err(Wait::Closed);

@@ -176,8 +176,12 @@ impl<S: Transport> Conn<S> {
         let now = Instant::now();
         let after = self.after;
         match after {
-            After::CloseAsAsked if self.input.is_empty() && self.nothing_more_sent() => {
-                // FIN by close; no lingering read, no extra wake-up.
+            After::CloseAsAsked
+                if self.input.is_empty() && (self.drained || self.nothing_more_sent()) =>
+            {
+                // FIN by close; no lingering read, no extra wake-up. A client that asked to
+                // close sends nothing more; one that does anyway after our last read (which
+                // emptied the socket) may get a reset, as from nginx in the same case.
                 Step::Park(Outcome::Close)
             }
             After::Close | After::CloseAsAsked => {

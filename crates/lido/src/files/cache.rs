@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::fs::Metadata;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use super::range::Content;
@@ -37,8 +37,9 @@ pub(crate) const MAX_INLINE: u64 = 16 * 1024;
 pub(crate) const MAX_BYTES: usize = 16 * 1024 * 1024;
 const SHARDS: usize = 8;
 
-/// Entries by request path, behind one lock.
-type Shard = Mutex<HashMap<String, Arc<Entry>>>;
+/// Entries by request path, behind one lock (read-locked for lookups: hits never wait for
+/// each other).
+type Shard = RwLock<HashMap<String, Arc<Entry>>>;
 
 /// One representation of a file: the identity, or a precompressed sibling.
 #[derive(Debug)]
@@ -151,7 +152,7 @@ impl FileCache {
             epoch: Instant::now(),
             fresh_for,
             hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             bytes: AtomicUsize::new(0),
             clock: AtomicU64::new(0),
         }
@@ -175,7 +176,7 @@ impl FileCache {
         }
         let entry = self
             .shard(key)
-            .lock()
+            .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(key)
             .cloned();
@@ -219,7 +220,7 @@ impl FileCache {
         );
         let mut shard = self
             .shard(key)
-            .lock()
+            .write()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(old) = shard.remove(key) {
             self.bytes.fetch_sub(old.bytes(), Ordering::Relaxed);
@@ -250,7 +251,7 @@ impl FileCache {
     pub(crate) fn remove(&self, key: &str) {
         if let Some(old) = self
             .shard(key)
-            .lock()
+            .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(key)
         {
@@ -262,7 +263,7 @@ impl FileCache {
     fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).len())
+            .map(|s| s.read().unwrap_or_else(PoisonError::into_inner).len())
             .sum()
     }
 }

@@ -21,7 +21,7 @@ mod worker;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use crossbeam_queue::ArrayQueue;
@@ -29,7 +29,7 @@ use crossbeam_utils::CachePadded;
 use lido_pool::ThreadPool;
 
 use crate::conn::Ctx;
-use poller::{Interest, Poller, Signal};
+use poller::{Poller, Signal};
 use table::{FIRST_SPECIAL, Table, Token};
 
 const LISTENER: Token = FIRST_SPECIAL;
@@ -40,9 +40,9 @@ const NUDGE: Token = FIRST_SPECIAL + 2;
 
 /// How accepting stands (`Shared::accepting`).
 const ACCEPT_OPEN: u8 = 0;
-/// The table is full: the listener is left disarmed until a connection closes.
+/// The table is full: the listener is paused until a connection closes.
 const ACCEPT_FULL: u8 = 1;
-/// An accept error (EMFILE, ...): the watch re-arms the listener after a pause.
+/// An accept error (EMFILE, ...): the listener is paused; the watch resumes it a moment later.
 const ACCEPT_BACKOFF: u8 = 2;
 /// Draining: the listener is closed.
 const ACCEPT_CLOSED: u8 = 3;
@@ -61,7 +61,8 @@ struct WorkerState {
 pub(crate) struct Shared {
     poller: Poller,
     table: Table,
-    listener: Mutex<Option<TcpListener>>,
+    /// Read-locked to accept (by any number of threads at once), write-locked once to close.
+    listener: RwLock<Option<TcpListener>>,
     accepting: AtomicU8,
     /// Complete requests read by the watch while every worker was busy, for the next free
     /// worker; when full, new requests get `503`.
@@ -124,7 +125,7 @@ impl Engine {
         let poller = Poller::new()?;
         let nudge = Signal::new()?;
         let stop_signal = Signal::new()?;
-        poller.add(&listener, LISTENER, Interest::Read)?;
+        poller.add_listener(&listener, LISTENER)?;
         poller.add_edge(&nudge, NUDGE)?;
         poller.add_broadcast(&stop_signal, STOP)?;
         let workers = (0..pool.threads())
@@ -134,7 +135,7 @@ impl Engine {
         let shared = Arc::new(Shared {
             poller,
             table,
-            listener: Mutex::new(Some(listener)),
+            listener: RwLock::new(Some(listener)),
             accepting: AtomicU8::new(ACCEPT_OPEN),
             overflow: ArrayQueue::new(queue_capacity.max(1)),
             nudge,

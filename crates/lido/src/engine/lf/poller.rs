@@ -46,21 +46,6 @@ impl Poller {
         })
     }
 
-    /// Registers `source` one-shot for `interest`.
-    pub(crate) fn add(&self, source: impl AsFd, token: u64, interest: Interest) -> io::Result<()> {
-        self.arm(source, token, interest, false)
-    }
-
-    /// Re-arms a one-shot registration after its event was taken.
-    pub(crate) fn rearm(
-        &self,
-        source: impl AsFd,
-        token: u64,
-        interest: Interest,
-    ) -> io::Result<()> {
-        self.arm(source, token, interest, true)
-    }
-
     /// Adds (`registered` false) or re-arms a one-shot registration.
     pub(crate) fn arm(
         &self,
@@ -75,6 +60,41 @@ impl Poller {
         } else {
             epoll::add(&self.epoll, source, data, flags(interest))?;
         }
+        Ok(())
+    }
+
+    /// Registers a listening socket level-triggered: while connections wait to be accepted,
+    /// any waiting worker takes them, with no re-arm per accept. [`Poller::pause`] and
+    /// [`Poller::resume`] stop and restart its reports.
+    pub(crate) fn add_listener(&self, source: impl AsFd, token: u64) -> io::Result<()> {
+        epoll::add(
+            &self.epoll,
+            source,
+            EventData::new_u64(token),
+            EventFlags::IN,
+        )?;
+        Ok(())
+    }
+
+    /// Stops reports for a listener (the connection table is full, or accept failed).
+    pub(crate) fn pause(&self, source: impl AsFd, token: u64) -> io::Result<()> {
+        epoll::modify(
+            &self.epoll,
+            source,
+            EventData::new_u64(token),
+            EventFlags::empty(),
+        )?;
+        Ok(())
+    }
+
+    /// Restarts reports for a paused listener.
+    pub(crate) fn resume(&self, source: impl AsFd, token: u64) -> io::Result<()> {
+        epoll::modify(
+            &self.epoll,
+            source,
+            EventData::new_u64(token),
+            EventFlags::IN,
+        )?;
         Ok(())
     }
 

@@ -9,6 +9,8 @@
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+
+use crossbeam_queue::ArrayQueue;
 use std::time::Instant;
 
 use crate::conn::{Conn, Outcome};
@@ -54,7 +56,8 @@ impl Slot {
 #[derive(Debug)]
 pub(crate) struct Table {
     slots: Box<[Mutex<Slot>]>,
-    free: Mutex<Vec<u32>>,
+    /// Free slot indexes (lock-free: accepting and closing threads never wait for each other).
+    free: ArrayQueue<u32>,
     open: AtomicUsize,
 }
 
@@ -91,11 +94,14 @@ impl Table {
                 })
             })
             .collect();
-        // Popped from the end: low indexes first.
-        let free = (0..capacity as u32).rev().collect();
+        let free = ArrayQueue::new(capacity);
+        for index in 0..capacity as u32 {
+            // Cannot fail: the queue holds exactly `capacity`.
+            let _ = free.push(index);
+        }
         Self {
             slots,
-            free: Mutex::new(free),
+            free,
             open: AtomicUsize::new(0),
         }
     }
@@ -114,12 +120,7 @@ impl Table {
         &self,
         conn: Box<Conn<TcpStream>>,
     ) -> Result<Held<'_>, Box<Conn<TcpStream>>> {
-        let Some(index) = self
-            .free
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop()
-        else {
+        let Some(index) = self.free.pop() else {
             return Err(conn);
         };
         let index = index as usize;
@@ -172,10 +173,8 @@ impl Table {
         held.slot.generation = held.slot.generation.wrapping_add(1);
         held.slot.registered = false;
         self.open.fetch_sub(1, Ordering::Relaxed);
-        self.free
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(held.index as u32);
+        // Cannot fail: at most `capacity` indexes exist.
+        let _ = self.free.push(held.index as u32);
         Some(conn)
     }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::table::Held;
-use super::worker::{accept_batch, rearm_listener, settle};
+use super::worker::{accept_batch, resume_listener, settle};
 use super::{
     ACCEPT_BACKOFF, ACCEPT_CLOSED, ACCEPT_FULL, ACCEPT_OPEN, LISTENER, NUDGE, STOP, Shared, Token,
 };
@@ -25,6 +25,9 @@ const SHED_WAIT: Duration = Duration::from_millis(5);
 
 /// Events taken per wait while shedding.
 const SHED_EVENTS: usize = 64;
+
+/// Connections accepted per listener event while shedding (they are only parked).
+const SHED_ACCEPT_BATCH: usize = 64;
 
 /// After an accept error such as EMFILE, how long the listener stays disarmed.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -131,7 +134,7 @@ impl Watch<'_> {
                         )
                         .is_ok()
                     {
-                        rearm_listener(shared);
+                        resume_listener(shared);
                     }
                 }
                 Some(_) => {}
@@ -148,7 +151,7 @@ impl Watch<'_> {
                         )
                         .is_ok() =>
             {
-                rearm_listener(shared);
+                resume_listener(shared);
             }
             _ => {}
         }
@@ -289,7 +292,7 @@ impl Watch<'_> {
             .store(true, std::sync::atomic::Ordering::Release);
         if let Some(listener) = shared
             .listener
-            .lock()
+            .write()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
         {
@@ -301,7 +304,7 @@ impl Watch<'_> {
 
 /// While shedding: accepts new connections and parks them, without serving.
 fn park_new(shared: &Shared, now: Instant) {
-    for (stream, peer) in accept_batch(shared) {
+    for (stream, peer) in accept_batch(shared, SHED_ACCEPT_BATCH) {
         let conn = Box::new(Conn::new(stream, peer, now));
         if let Ok(mut held) = shared.table.insert(conn) {
             settle(shared, &mut held, Outcome::Read);

@@ -11,9 +11,7 @@ use rustix::net::SocketFlags;
 
 use super::poller::Interest;
 use super::table::Held;
-use super::{
-    ACCEPT_BACKOFF, ACCEPT_CLOSED, ACCEPT_FULL, ACCEPT_OPEN, LISTENER, NUDGE, STOP, Shared, Token,
-};
+use super::{ACCEPT_BACKOFF, ACCEPT_FULL, ACCEPT_OPEN, LISTENER, NUDGE, STOP, Shared, Token};
 use crate::conn::{Conn, Outcome};
 
 /// Events taken per wait: one. An event taken is one no other worker can take, and this worker
@@ -21,8 +19,11 @@ use crate::conn::{Conn, Outcome};
 /// while other workers are free. (Measured: 4 or 16 per wait gained no req/s and doubled p99.)
 const EVENTS_PER_WAIT: usize = 1;
 
-/// Connections accepted per turn before the listener is re-armed and they are served.
-const ACCEPT_BATCH: usize = 16;
+/// Connections a worker accepts per listener event: one, served at once. The listener is
+/// level-triggered, so any other waiting worker takes the next: each connection starts on its
+/// own worker with no registration (accepting more here would either queue them behind this
+/// one's handler or cost an `epoll_ctl` each).
+const ACCEPT_PER_TURN: usize = 1;
 
 pub(super) fn run(shared: &Shared, me: usize) {
     let state = &shared.workers[me];
@@ -130,58 +131,51 @@ pub(super) fn close(shared: &Shared, held: &mut Held<'_>) {
             .compare_exchange(ACCEPT_FULL, ACCEPT_OPEN, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
     {
-        rearm_listener(shared);
+        resume_listener(shared);
     }
 }
 
-pub(super) fn rearm_listener(shared: &Shared) {
+/// Makes the listener report connections again after a pause.
+pub(super) fn resume_listener(shared: &Shared) {
     let listener = shared
         .listener
-        .lock()
+        .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(listener) = listener.as_ref()
-        && let Err(err) = shared.poller.rearm(listener, LISTENER, Interest::Read)
+        && let Err(err) = shared.poller.resume(listener, LISTENER)
     {
-        tracing::error!(error = %err, "could not re-arm the listener");
+        tracing::error!(error = %err, "could not resume the listener");
     }
 }
 
-/// Accepts a batch of connections and re-arms the listener; parks all but one with the
-/// poller (other workers take them as their requests arrive) and serves that one at once (its
-/// request often arrived with it). Serving them all here would queue them behind one handler.
+/// Accepts a connection and serves it at once: its request usually came with it.
 fn accept(shared: &Shared) {
-    let mut accepted = accept_batch(shared).into_iter();
-    let first = accepted.next();
     let now = Instant::now();
     // TCP_NODELAY comes from the listener (see `server::listen`).
-    for (stream, peer) in accepted {
-        if let Ok(mut held) = shared.table.insert(Box::new(Conn::new(stream, peer, now))) {
-            settle(shared, &mut held, Outcome::Read);
+    for (stream, peer) in accept_batch(shared, ACCEPT_PER_TURN) {
+        if let Ok(mut held) = shared.table.insert(Box::new(Conn::new(stream, peer, now)))
+            && let Some(conn) = held.slot.conn.as_mut()
+        {
+            let outcome = conn.drive(&shared.ctx, now);
+            settle(shared, &mut held, outcome);
         }
-    }
-    if let Some((stream, peer)) = first
-        && let Ok(mut held) = shared.table.insert(Box::new(Conn::new(stream, peer, now)))
-        && let Some(conn) = held.slot.conn.as_mut()
-    {
-        let outcome = conn.drive(&shared.ctx, now);
-        settle(shared, &mut held, outcome);
     }
 }
 
-/// Accepts up to [`ACCEPT_BATCH`] connections (fewer if the table fills) and re-arms the
-/// listener unless accepting must pause. Registers nothing.
-pub(super) fn accept_batch(shared: &Shared) -> Vec<(TcpStream, Option<SocketAddr>)> {
+/// Accepts up to `most` connections (fewer if the table fills); pauses the listener when the
+/// table is full or accept fails. Registers nothing.
+pub(super) fn accept_batch(shared: &Shared, most: usize) -> Vec<(TcpStream, Option<SocketAddr>)> {
     let mut accepted = Vec::new();
     let guard = shared
         .listener
-        .lock()
+        .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(listener) = guard.as_ref() else {
         return accepted; // closed: draining
     };
     let capacity = shared.table.capacity();
-    let mut rearm = true;
-    while accepted.len() < ACCEPT_BATCH {
+    let mut pause = false;
+    while accepted.len() < most {
         if shared.table.open() + accepted.len() >= capacity {
             // Pause until a connection closes (see `close`). Look again after saying so: a
             // close that ran before it could not see the pause.
@@ -194,7 +188,7 @@ pub(super) fn accept_batch(shared: &Shared) -> Vec<(TcpStream, Option<SocketAddr
             {
                 continue;
             }
-            rearm = false;
+            pause = true;
             break;
         }
         match rustix::net::acceptfrom_with(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
@@ -209,16 +203,13 @@ pub(super) fn accept_batch(shared: &Shared) -> Vec<(TcpStream, Option<SocketAddr
                 // re-arms it after a pause instead of letting us spin on it.
                 tracing::warn!(error = %std::io::Error::from(err), "accept failed; backing off");
                 shared.accepting.store(ACCEPT_BACKOFF, Ordering::SeqCst);
-                rearm = false;
+                pause = true;
                 break;
             }
         }
     }
-    if rearm
-        && shared.accepting.load(Ordering::SeqCst) != ACCEPT_CLOSED
-        && let Err(err) = shared.poller.rearm(listener, LISTENER, Interest::Read)
-    {
-        tracing::error!(error = %err, "could not re-arm the listener");
+    if pause && let Err(err) = shared.poller.pause(listener, LISTENER) {
+        tracing::error!(error = %err, "could not pause the listener");
     }
     accepted
 }
