@@ -174,6 +174,7 @@ impl<S: Transport> Conn<S> {
         &mut self.stream
     }
 
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     pub(crate) fn stream(&self) -> &S {
         &self.stream
     }

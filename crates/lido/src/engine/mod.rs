@@ -143,10 +143,13 @@ impl Running {
                 queue_capacity,
             )?)),
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
-            Engine::LeaderFollowers => Err(std::io::Error::new(
-                std::io::ErrorKind::Unsupported,
-                "the leader-followers engine needs Linux",
-            )),
+            Engine::LeaderFollowers => Err({
+                let _ = queue_capacity; // the reactor's queue is the pool's
+                std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "the leader-followers engine needs Linux",
+                )
+            }),
             Engine::Reactor => Ok(Running::Reactor(reactor::Reactor::new(
                 listener, pool, ctx,
             )?)),
