@@ -31,9 +31,12 @@ pub(crate) struct Cli {
     /// Connection engine: leader-followers (Linux) or reactor [default: leader-followers on Linux].
     #[arg(long, value_name = "NAME", env = "LIDO_ENGINE")]
     engine: Option<lido::Engine>,
-    /// Connections open at once; past it the server stops accepting until one closes.
+    /// Connections open at once; at the limit idle and half-sent ones make room for new ones.
     #[arg(long, value_name = "N", default_value_t = lido::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// Connections one client address may have open at once [default: no limit].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections_per_ip: Option<u32>,
     /// Requests served on one connection before it is closed.
     #[arg(long, value_name = "N", default_value_t = lido::DEFAULT_MAX_REQUESTS_PER_CONNECTION)]
     max_requests: u32,
@@ -46,6 +49,12 @@ pub(crate) struct Cli {
     /// Seconds an idle keep-alive connection is kept.
     #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_KEEP_ALIVE_TIMEOUT.as_secs_f64())]
     keep_alive_timeout: f64,
+    /// Seconds a whole request body may take after its head.
+    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_BODY_DEADLINE.as_secs_f64())]
+    body_deadline: f64,
+    /// Bytes a second request bodies and responses must average after their first 5 s (0: off).
+    #[arg(long, value_name = "BYTES", default_value_t = lido::DEFAULT_MIN_DATA_RATE)]
+    min_data_rate: u64,
     /// Seconds a request body or a response may go without progress.
     #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_WRITE_TIMEOUT.as_secs_f64())]
     io_timeout: f64,
@@ -151,8 +160,13 @@ pub(crate) fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         .head_timeout(seconds("head-timeout", cli.head_timeout)?)
         .keep_alive_timeout(seconds("keep-alive-timeout", cli.keep_alive_timeout)?)
         .body_timeout(seconds("io-timeout", cli.io_timeout)?)
+        .body_deadline(seconds("body-deadline", cli.body_deadline)?)
+        .min_data_rate(cli.min_data_rate)
         .write_timeout(seconds("io-timeout", cli.io_timeout)?)
         .drain_timeout(seconds("drain-timeout", cli.drain_timeout)?);
+    if let Some(per_ip) = cli.max_connections_per_ip {
+        builder = builder.max_connections_per_ip(per_ip as usize);
+    }
     if let Some(threads) = cli.threads {
         builder = builder.threads(threads as usize);
     }

@@ -9,6 +9,15 @@ pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A request body must make progress (some bytes) at least this often.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A whole request body must arrive within this long of its head.
+pub const DEFAULT_BODY_DEADLINE: Duration = Duration::from_secs(60);
+/// Request bodies and responses must average at least this many bytes a second (once
+/// [`DEFAULT_MIN_RATE_GRACE`] has passed), as Kestrel's defaults: a client trickling a body, or
+/// reading a response, a byte at a time is cut off. A slow reader of a large file at 1 KiB/s
+/// keeps its connection.
+pub const DEFAULT_MIN_DATA_RATE: u64 = 240;
+/// How long a transfer may go below [`DEFAULT_MIN_DATA_RATE`] at its start.
+pub const DEFAULT_MIN_RATE_GRACE: Duration = Duration::from_secs(5);
 /// A response must make progress (the client reads some bytes) at least this often.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a graceful shutdown lets in-flight requests and responses finish.
@@ -20,7 +29,10 @@ pub const DEFAULT_LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
 /// Requests served on one connection before it is closed.
 pub const DEFAULT_MAX_REQUESTS_PER_CONNECTION: u32 = 10_000;
-/// Connections open at once; at the limit the server stops accepting until one closes.
+/// Connections open at once. At the limit a new client is still let in when an idle or
+/// half-sent connection can give up its place (idle keep-alive first, then the oldest head not
+/// yet complete); only when every connection has a request in progress does the server stop
+/// accepting until one closes.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 /// Complete requests that may wait for a worker, per worker thread, before new ones get
@@ -35,12 +47,17 @@ pub(crate) struct Config {
     pub(crate) head_timeout: Duration,
     pub(crate) keep_alive_timeout: Duration,
     pub(crate) body_timeout: Duration,
+    pub(crate) body_deadline: Duration,
+    /// Bytes a second; 0 turns the minimum rate off.
+    pub(crate) min_data_rate: u64,
+    pub(crate) min_rate_grace: Duration,
     pub(crate) write_timeout: Duration,
     pub(crate) drain_timeout: Duration,
     pub(crate) linger_timeout: Duration,
     pub(crate) max_body: u64,
     pub(crate) max_requests_per_connection: u32,
     pub(crate) max_connections: usize,
+    pub(crate) max_connections_per_ip: Option<usize>,
 }
 
 impl Default for Config {
@@ -49,12 +66,16 @@ impl Default for Config {
             head_timeout: DEFAULT_HEAD_TIMEOUT,
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            body_deadline: DEFAULT_BODY_DEADLINE,
+            min_data_rate: DEFAULT_MIN_DATA_RATE,
+            min_rate_grace: DEFAULT_MIN_RATE_GRACE,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             linger_timeout: DEFAULT_LINGER_TIMEOUT,
             max_body: DEFAULT_MAX_BODY,
             max_requests_per_connection: DEFAULT_MAX_REQUESTS_PER_CONNECTION,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: None,
         }
     }
 }
@@ -69,6 +90,8 @@ impl Config {
             self.body_timeout,
             self.write_timeout,
             self.linger_timeout,
+            self.body_deadline,
+            self.min_rate_grace,
         ]
         .into_iter()
         .min()

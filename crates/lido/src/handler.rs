@@ -30,6 +30,44 @@ use crate::http::{Method, Request, Response, StatusCode};
 pub trait Handler: Send + Sync + 'static {
     /// Produces the response to `request`.
     fn handle(&self, request: &Request) -> Response;
+
+    /// Answers a request from its head alone, before its body is read; called (on a worker)
+    /// only for requests that have a body, with the request's method, target and header
+    /// fields (its body empty).
+    ///
+    /// Return `Some(response)` when the head decides the answer (a method the resource does
+    /// not take, a missing resource, a refused upload): it is sent at once, the body is never
+    /// read, and the connection closes after the response (what the client still sends is
+    /// discarded for at most the linger timeout). A slow client then holds no connection for
+    /// the length of its upload. Return `None` (the default) to read the body and call
+    /// [`Handler::handle`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request, Response, StatusCode};
+    /// use lido::Handler;
+    ///
+    /// struct Uploads;
+    ///
+    /// impl Handler for Uploads {
+    ///     fn handle(&self, request: &Request) -> Response {
+    ///         Response::text(StatusCode::OK, format!("{} bytes", request.body().len()))
+    ///     }
+    ///
+    ///     fn handle_head(&self, head: &Request) -> Option<Response> {
+    ///         (head.path() != "/upload").then(|| Response::text(StatusCode::NOT_FOUND, "no\n"))
+    ///     }
+    /// }
+    ///
+    /// let head = Request::new(Method::Post, "/elsewhere")?;
+    /// assert_eq!(Uploads.handle_head(&head).map(|r| r.status()), Some(StatusCode::NOT_FOUND));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn handle_head(&self, head: &Request) -> Option<Response> {
+        let _ = head;
+        None
+    }
 }
 
 impl<F> Handler for F

@@ -157,6 +157,30 @@ impl ServerBuilder {
         body_timeout, DEFAULT_BODY_TIMEOUT
     );
     duration_setter!(
+        /// Sets how long a whole request body may take to arrive after its head.
+        body_deadline, DEFAULT_BODY_DEADLINE
+    );
+    duration_setter!(
+        /// Sets how long a request body or a response may stay below the minimum data rate
+        /// at its start.
+        min_rate_grace, DEFAULT_MIN_RATE_GRACE
+    );
+
+    /// Sets the minimum average rate, in bytes a second, of request bodies and of responses
+    /// once their grace period has passed; slower ones are cut (`408` for a body). 0 turns
+    /// it off. By default, [`DEFAULT_MIN_DATA_RATE`](crate::DEFAULT_MIN_DATA_RATE).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = lido::Server::builder().min_data_rate(1024);
+    /// ```
+    pub fn min_data_rate(mut self, bytes_per_second: u64) -> Self {
+        self.config.min_data_rate = bytes_per_second;
+        self
+    }
+
+    duration_setter!(
         /// Sets how long a response may go without the client reading any of it.
         write_timeout, DEFAULT_WRITE_TIMEOUT
     );
@@ -195,9 +219,11 @@ impl ServerBuilder {
         self
     }
 
-    /// Sets how many connections may be open at once; at the limit the server stops
-    /// accepting (clients wait in the listen backlog) until one closes. By default,
-    /// [`DEFAULT_MAX_CONNECTIONS`](crate::DEFAULT_MAX_CONNECTIONS).
+    /// Sets how many connections may be open at once. At the limit a new client still gets
+    /// in when an idle keep-alive connection, or else the oldest one whose request head is not
+    /// complete, gives up its place; only when every connection has a request in progress
+    /// does the server stop accepting (clients wait in the listen backlog) until one closes.
+    /// By default, [`DEFAULT_MAX_CONNECTIONS`](crate::DEFAULT_MAX_CONNECTIONS).
     ///
     /// # Examples
     ///
@@ -206,6 +232,21 @@ impl ServerBuilder {
     /// ```
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.config.max_connections = connections.max(1);
+        self
+    }
+
+    /// Sets how many connections one client address may have open at once; a connection
+    /// past it is closed as soon as it is accepted. By default there is no such limit: many
+    /// legitimate clients share one address (a proxy, a load balancer, a NAT), and the
+    /// connection limit with eviction already keeps one client from locking others out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = lido::Server::builder().max_connections_per_ip(64);
+    /// ```
+    pub fn max_connections_per_ip(mut self, connections: usize) -> Self {
+        self.config.max_connections_per_ip = Some(connections.max(1));
         self
     }
 

@@ -1360,7 +1360,7 @@ fn cors_allows_any_origin_and_answers_preflight() {
         "{allowed}"
     );
 
-    // Off by default: no CORS header, and OPTIONS is not allowed.
+    // Off by default: no CORS header; OPTIONS says what is allowed, and nothing about CORS.
     let plain = tree.serve(|f| f);
     let reply = get_with(plain.addr, "/data.json", &[origin]);
     assert_eq!(reply.header("access-control-allow-origin"), None);
@@ -1370,8 +1370,29 @@ fn cors_allows_any_origin_and_answers_preflight() {
         "/data.json",
         &[origin, ("Access-Control-Request-Method", "GET")],
     );
-    assert_eq!(preflight.status, 405);
+    assert_eq!(preflight.status, 204);
+    assert_eq!(preflight.header("allow"), Some("GET, HEAD, OPTIONS"));
     assert_eq!(preflight.header("access-control-allow-origin"), None);
+    assert_eq!(preflight.header("access-control-allow-methods"), None);
+}
+
+#[test]
+fn r9_options_asterisk_says_what_is_allowed() {
+    let tree = Tree::new("options-star");
+    for cors in [false, true] {
+        let server = tree.serve(|f| f.cors(cors));
+        let reply = raw(
+            server.addr,
+            b"OPTIONS * HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(parse_status(&reply), 204, "{reply}");
+        assert_eq!(header_in(&reply, "allow"), Some("GET, HEAD, OPTIONS"));
+        assert_eq!(
+            header_in(&reply, "access-control-allow-origin"),
+            cors.then_some("*"),
+            "{reply}"
+        );
+    }
 }
 
 #[test]

@@ -67,6 +67,11 @@ struct BodyState {
     head: RequestHead,
     body: Vec<u8>,
     decoder: BodyDecoder,
+    /// When the body started (the head was complete): its whole-body deadline and minimum
+    /// rate count from here.
+    started: Instant,
+    /// Body bytes received so far (as framed on the wire).
+    received: u64,
 }
 
 #[derive(Debug)]
@@ -149,6 +154,10 @@ pub(crate) struct Conn<S> {
     /// The last read emptied the socket (it found less than it asked for, or nothing): no
     /// input was waiting then.
     drained: bool,
+    /// When the response being written was queued, and how many bytes of it went out: the
+    /// minimum send rate counts from there.
+    write_started: Instant,
+    sent: u64,
 }
 
 impl<S: Transport> Conn<S> {
@@ -167,6 +176,8 @@ impl<S: Transport> Conn<S> {
             head_started: false,
             scanned: 0,
             drained: false,
+            write_started: now,
+            sent: 0,
         }
     }
 
@@ -191,13 +202,27 @@ impl<S: Transport> Conn<S> {
     }
 
     /// When the current wait expires.
+    ///
+    /// A body must make progress every `body_timeout`, be whole within `body_deadline` and,
+    /// after `min_rate_grace`, keep an average of `min_data_rate` bytes a second; a response
+    /// likewise must make progress every `write_timeout` and keep the minimum rate.
     pub(crate) fn deadline(&self, config: &Config) -> Instant {
-        let timeout = match self.state {
+        let timeout = match &self.state {
             State::Head if self.served > 0 && !self.head_started => config.keep_alive_timeout,
             State::Head => config.head_timeout,
-            State::Body(_) => config.body_timeout,
+            State::Body(body) => {
+                return (self.since + config.body_timeout)
+                    .min(body.started + config.body_deadline)
+                    .min(rate_deadline(body.started, body.received, config));
+            }
             State::Ready(_) => config.head_timeout,
-            State::Write => config.write_timeout,
+            State::Write => {
+                return (self.since + config.write_timeout).min(rate_deadline(
+                    self.write_started,
+                    self.sent,
+                    config,
+                ));
+            }
             State::Linger { .. } => config.linger_timeout,
             State::Closed => Duration::ZERO,
         };
@@ -217,6 +242,26 @@ impl<S: Transport> Conn<S> {
             State::Linger { .. } | State::Closed => true,
             State::Body(_) | State::Ready(_) | State::Write => false,
         }
+    }
+
+    /// How readily this connection gives up its place when the server is at its connection
+    /// limit and a new client arrives: `None` while a request is in progress (its body is
+    /// being read, its handler runs or its response is being written); otherwise a class (0:
+    /// idle between requests, or lingering after its answer; 1: a request head not yet
+    /// complete, including a new connection that sent nothing) and since when it has been
+    /// so. Lower classes go first, then the oldest.
+    pub(crate) fn eviction_rank(&self) -> Option<(u8, Instant)> {
+        match self.state {
+            State::Linger { .. } | State::Closed => Some((0, self.since)),
+            State::Head if self.served > 0 && !self.head_started => Some((0, self.since)),
+            State::Head => Some((1, self.since)),
+            State::Body(_) | State::Ready(_) | State::Write => None,
+        }
+    }
+
+    /// The client's address.
+    pub(crate) fn peer(&self) -> Option<std::net::SocketAddr> {
+        self.peer
     }
 
     /// The deadline passed: answer `408` if a request was under way, then close.
@@ -302,6 +347,17 @@ impl<S: Transport> Conn<S> {
             }
         }
     }
+}
+
+/// When a transfer that started at `start` and moved `bytes` falls below the minimum average
+/// rate (never before the grace period ends).
+fn rate_deadline(start: Instant, bytes: u64, config: &Config) -> Instant {
+    if config.min_data_rate == 0 {
+        // Far enough never to matter, near enough not to overflow.
+        return start + Duration::from_secs(u32::MAX.into());
+    }
+    let earned = Duration::from_secs_f64(bytes as f64 / config.min_data_rate as f64);
+    start + earned.max(config.min_rate_grace)
 }
 
 enum Step {

@@ -55,6 +55,11 @@ impl<S: Transport> Conn<S> {
             BodyFraming::Length(len) => BodyDecoder::Length { remaining: len },
             BodyFraming::Chunked => BodyDecoder::Chunked(ChunkedDecoder::new(ctx.config.max_body)),
         };
+        // The handler may know its answer from the head (a `405`, a `404`, ...): then no
+        // worker or connection waits for a body nobody needs.
+        if let Some(step) = self.respond_from_head(&head, ctx) {
+            return step;
+        }
         if head.expect_continue && self.input.is_empty() {
             self.out.extend_from_slice(CONTINUE);
         }
@@ -63,6 +68,8 @@ impl<S: Transport> Conn<S> {
             head,
             body: Vec::new(),
             decoder,
+            started: now,
+            received: 0,
         }));
         Step::Continue
     }
@@ -102,11 +109,13 @@ impl<S: Transport> Conn<S> {
                 state.body.extend_from_slice(&self.input[..take]);
                 self.input.drain(..take);
                 *remaining -= take as u64;
+                state.received += take as u64;
                 Ok(*remaining == 0)
             }
             BodyDecoder::Chunked(decoder) => {
                 decoder.decode(&self.input, &mut state.body).map(|decoded| {
                     self.input.drain(..decoded.consumed);
+                    state.received += decoded.consumed as u64;
                     decoded.done
                 })
             }

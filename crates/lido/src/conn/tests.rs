@@ -188,10 +188,20 @@ fn a_full_socket_parks_for_write_and_resumes() {
     assert_eq!(conn.drive(&ctx(), now), Outcome::Write);
     let after = Instant::now();
     assert_eq!(conn.stream_mut().written.len(), 10);
-    // The write deadline counts from the last progress, after the handler ran.
-    let write_timeout = Config::default().write_timeout;
-    let deadline = conn.deadline(&Config::default());
+    // The write deadline counts from the last progress, after the handler ran...
+    let no_rate = Config {
+        min_data_rate: 0,
+        ..Config::default()
+    };
+    let deadline = conn.deadline(&no_rate);
+    let write_timeout = no_rate.write_timeout;
     assert!(deadline >= before + write_timeout && deadline <= after + write_timeout);
+    // ...unless the minimum rate comes first: 10 bytes sent, the grace period is what is left.
+    let config = Config::default();
+    let deadline = conn.deadline(&config);
+    assert!(
+        deadline >= before + config.min_rate_grace && deadline <= after + config.min_rate_grace
+    );
     conn.stream_mut().write_budget = None;
     assert_eq!(conn.drive(&ctx(), now), Outcome::Read);
     assert!(written(&mut conn).ends_with("GET /a 0"));

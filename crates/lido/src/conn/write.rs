@@ -10,7 +10,7 @@ use super::{
     Wait, log_io,
 };
 use crate::handler::error_response;
-use crate::http::{Body, Method, RequestHead, Response, StatusCode, Version, with_date};
+use crate::http::{Body, Method, Request, RequestHead, Response, StatusCode, Version, with_date};
 use crate::transport::Transport;
 
 /// File bodies up to this size are copied into the response buffer: one write instead of a
@@ -38,8 +38,36 @@ impl<S: Transport> Conn<S> {
             keep_alive,
             ..
         } = head;
-        let client_closes = !keep_alive;
         request.set_body(body);
+        let answered = self.answer(&request, Some(keep_alive), ctx, |handler, request| {
+            Some(handler.handle(request))
+        });
+        // `handle` always answers.
+        answered.unwrap_or(Step::Park(Outcome::Close))
+    }
+
+    /// A request whose body is still to come: lets the handler answer from the head alone
+    /// ([`Handler::handle_head`](crate::Handler::handle_head)). Then the body is never read:
+    /// the connection closes after the response, discarding what the client still sends for
+    /// at most the linger timeout.
+    pub(super) fn respond_from_head(&mut self, head: &RequestHead, ctx: &Ctx) -> Option<Step> {
+        self.answer(&head.request, None, ctx, |handler, request| {
+            handler.handle_head(request)
+        })
+    }
+
+    /// Runs `run` (a handler call) under `catch_unwind`, reports the exchange and queues the
+    /// response; `None` if `run` had no answer. `keep_alive` is what the request asked for, or
+    /// `None` when its body is left unread (then the connection closes with a lingering read).
+    fn answer(
+        &mut self,
+        request: &Request,
+        keep_alive: Option<bool>,
+        ctx: &Ctx,
+        run: impl FnOnce(&dyn crate::Handler, &Request) -> Option<Response>,
+    ) -> Option<Step> {
+        let client_closes = keep_alive == Some(false);
+        let keep_alive = keep_alive.unwrap_or(false);
         let method = request.method();
         let version = request.version();
         let mut keep_alive = keep_alive
@@ -49,20 +77,32 @@ impl<S: Transport> Conn<S> {
             .on_response
             .as_ref()
             .map(|_| (SystemTime::now(), Instant::now()));
-        let response = match catch_unwind(AssertUnwindSafe(|| ctx.handler.handle(&request))) {
-            Ok(response) => response,
+        let mut response = match catch_unwind(AssertUnwindSafe(|| run(&*ctx.handler, request))) {
+            Ok(None) => return None,
+            Ok(Some(response)) => response,
             Err(_) => {
                 tracing::error!(target = request.target(), "handler panicked");
                 keep_alive = false;
                 error_response(StatusCode::INTERNAL_SERVER_ERROR)
             }
         };
+        if response.status().is_informational() {
+            // A 1xx is never a final answer: sent as one, the client would take the next
+            // response for the answer to this request (hyper refuses it the same way).
+            tracing::error!(
+                target = request.target(),
+                status = response.status().as_u16(),
+                "handler returned an informational status as its response"
+            );
+            keep_alive = false;
+            response = error_response(StatusCode::INTERNAL_SERVER_ERROR);
+        }
         if let (Some(hook), Some((received, started))) = (&ctx.on_response, received) {
             let status = response.status();
             let bodiless = method == Method::Head || status.is_bodiless();
             hook(&crate::Exchange {
                 peer: self.peer,
-                request: Some(&request),
+                request: Some(request),
                 status,
                 body_bytes: if bodiless { 0 } else { response.body().len() },
                 received,
@@ -83,7 +123,7 @@ impl<S: Transport> Conn<S> {
         self.state = State::Write;
         // The write deadline counts from now, not from before the handler ran.
         self.since = Instant::now();
-        Step::Continue
+        Some(Step::Continue)
     }
 
     /// Encodes `response` into `out` (and `file`).
@@ -95,6 +135,8 @@ impl<S: Transport> Conn<S> {
         head_only: bool,
     ) {
         with_date(|date| response.encode_head(version, keep_alive, date, &mut self.out));
+        self.write_started = Instant::now();
+        self.sent = 0;
         let bodiless = head_only || response.status().is_bodiless();
         match response.take_body() {
             _ if bodiless => {}
@@ -156,6 +198,7 @@ impl<S: Transport> Conn<S> {
                     Ok(n) => {
                         body.offset += n as u64;
                         body.remaining -= n as u64;
+                        self.sent += n as u64;
                         self.since = Instant::now();
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -264,6 +307,7 @@ impl<S: Transport> Conn<S> {
                 Ok(0) => return Err(Wait::Closed),
                 Ok(n) => {
                     self.out_pos += n;
+                    self.sent += n as u64;
                     self.since = Instant::now();
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Err(Wait::Write),

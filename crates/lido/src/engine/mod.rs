@@ -3,6 +3,7 @@
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) mod lf;
+pub(crate) mod peers;
 pub(crate) mod reactor;
 
 use std::sync::Arc;
@@ -123,7 +124,7 @@ impl std::str::FromStr for Engine {
 pub(crate) enum Running {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     LeaderFollowers(lf::Engine),
-    Reactor(reactor::Reactor),
+    Reactor(Box<reactor::Reactor>),
 }
 
 impl Running {
@@ -150,9 +151,9 @@ impl Running {
                     "the leader-followers engine needs Linux",
                 )
             }),
-            Engine::Reactor => Ok(Running::Reactor(reactor::Reactor::new(
+            Engine::Reactor => Ok(Running::Reactor(Box::new(reactor::Reactor::new(
                 listener, pool, ctx,
-            )?)),
+            )?))),
         }
     }
 
@@ -176,7 +177,7 @@ impl Running {
         match self {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Running::LeaderFollowers(e) => e.run(),
-            Running::Reactor(r) => r.run(),
+            Running::Reactor(r) => (*r).run(),
         }
     }
 }

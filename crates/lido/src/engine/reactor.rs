@@ -109,7 +109,12 @@ enum Entry {
     },
     /// Out on a worker; readiness seen meanwhile is remembered so it is not lost (mio is
     /// edge-triggered).
-    Busy { readable: bool, writable: bool },
+    Busy {
+        readable: bool,
+        writable: bool,
+        /// The client's address, counted by the per-address limit.
+        peer: Option<SocketAddr>,
+    },
 }
 
 /// How accepting stands.
@@ -126,8 +131,11 @@ enum Accepting {
 
 pub(crate) struct Reactor {
     poll: Poll,
-    listener: TcpListener,
+    /// `None` once draining: closed, so new clients are refused at once.
+    listener: Option<TcpListener>,
+    local_addr: SocketAddr,
     conns: Slab<Entry>,
+    peers: super::peers::PeerLimit,
     handback: Arc<Handback>,
     rx: Receiver<Returned>,
     pool: Arc<ThreadPool>,
@@ -160,6 +168,7 @@ impl Reactor {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Waker::new(poll.registry(), WAKER)?;
+        let local_addr = listener.local_addr()?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let handback = Arc::new(Handback {
             tx,
@@ -168,8 +177,10 @@ impl Reactor {
         });
         Ok(Self {
             poll,
-            listener,
+            listener: Some(listener),
+            local_addr,
             conns: Slab::new(),
+            peers: super::peers::PeerLimit::new(ctx.config.max_connections_per_ip),
             handback,
             rx,
             pool,
@@ -181,7 +192,7 @@ impl Reactor {
     }
 
     pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        Ok(self.local_addr)
     }
 
     pub(crate) fn stopper(&self) -> super::Stopper {
@@ -255,12 +266,25 @@ impl Reactor {
             return;
         }
         loop {
-            if self.conns.len() >= self.ctx.config.max_connections {
+            let full = self.conns.len() >= self.ctx.config.max_connections;
+            if full && self.eviction_victim().is_none() {
                 self.accepting = Accepting::Full;
                 return;
             }
-            match self.listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer),
+            let Some(listener) = self.listener.as_ref() else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    // Room is made only for a client that is really there.
+                    if full && let Some(victim) = self.eviction_victim() {
+                        tracing::debug!(
+                            "at the connection limit; closing an idle or half-sent one"
+                        );
+                        self.close(victim, None);
+                    }
+                    self.admit(stream, peer);
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e)
                     if matches!(
@@ -280,7 +304,24 @@ impl Reactor {
         }
     }
 
+    /// At the connection limit: the connection that should give up its place to a newcomer
+    /// (see `Conn::eviction_rank`); `None` if every one has a request in progress.
+    fn eviction_victim(&self) -> Option<usize> {
+        self.conns
+            .iter()
+            .filter_map(|(index, entry)| match entry {
+                Entry::Parked { conn, .. } => Some((conn.eviction_rank()?, index)),
+                Entry::Busy { .. } => None,
+            })
+            .min()
+            .map(|(_, index)| index)
+    }
+
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        if !self.peers.admit(Some(peer)) {
+            tracing::debug!(%peer, "too many connections from one address");
+            return;
+        }
         let _ = stream.set_nodelay(true);
         let entry = self.conns.vacant_entry();
         let token = Token(entry.key() + FIRST_CONN);
@@ -290,6 +331,7 @@ impl Reactor {
             Interest::READABLE | Interest::WRITABLE,
         ) {
             tracing::warn!(error = %e, %peer, "could not register a connection");
+            self.peers.release(Some(peer));
             return;
         }
         let now = Instant::now();
@@ -310,6 +352,7 @@ impl Reactor {
             Some(Entry::Busy {
                 readable: r,
                 writable: w,
+                ..
             }) => {
                 *r |= readable;
                 *w |= writable;
@@ -360,11 +403,13 @@ impl Reactor {
             self.deferred.push_back(index);
             return;
         }
+        let peer = conn.peer();
         let Entry::Parked { conn, .. } = std::mem::replace(
             entry,
             Entry::Busy {
                 readable: false,
                 writable: false,
+                peer,
             },
         ) else {
             return;
@@ -425,7 +470,10 @@ impl Reactor {
             conn,
             outcome,
         } = returned;
-        let Some(Entry::Busy { readable, writable }) = self.conns.get(index) else {
+        let Some(Entry::Busy {
+            readable, writable, ..
+        }) = self.conns.get(index)
+        else {
             return;
         };
         let (readable, writable) = (*readable, *writable);
@@ -453,9 +501,17 @@ impl Reactor {
     }
 
     fn close(&mut self, index: usize, conn: Option<Box<Conn<TcpStream>>>) {
+        // The entry, if still there, is what the per-address count knows of.
         let conn = match self.conns.try_remove(index) {
-            Some(Entry::Parked { conn, .. }) => Some(conn),
-            _ => conn,
+            Some(Entry::Parked { conn, .. }) => {
+                self.peers.release(conn.peer());
+                Some(conn)
+            }
+            Some(Entry::Busy { peer, .. }) => {
+                self.peers.release(peer);
+                conn
+            }
+            None => conn,
         };
         if let Some(mut conn) = conn {
             let _ = self.poll.registry().deregister(conn.stream_mut());
@@ -482,6 +538,7 @@ impl Reactor {
             if let Some(Entry::Parked { mut conn, .. }) = self.conns.try_remove(index) {
                 tracing::debug!("connection timed out");
                 conn.on_timeout();
+                self.peers.release(conn.peer());
                 let _ = self.poll.registry().deregister(conn.stream_mut());
             }
         }
@@ -491,7 +548,9 @@ impl Reactor {
             self.accepting = Accepting::Open;
             self.accept();
         }
-        if self.accepting == Accepting::Full && self.conns.len() < self.ctx.config.max_connections {
+        // At the limit: look again each tick, as a connection may have become idle (evictable)
+        // without closing.
+        if self.accepting == Accepting::Full {
             self.accepting = Accepting::Open;
             self.accept();
         }
@@ -502,7 +561,11 @@ impl Reactor {
         tracing::info!(connections = self.conns.len(), "shutting down");
         self.accepting = Accepting::Closed;
         self.ctx.draining.store(true, Ordering::Release);
-        let _ = self.poll.registry().deregister(&mut self.listener);
+        // Closed, not only deregistered: a new client is refused at once instead of waiting
+        // in the backlog until the process exits.
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
         let idle: Vec<usize> = self
             .conns
             .iter()

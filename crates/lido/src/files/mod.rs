@@ -425,25 +425,39 @@ impl crate::Handler for StaticFiles {
     fn handle(&self, request: &Request) -> Response {
         let response = match request.method() {
             Method::Get | Method::Head => self.serve(request),
-            Method::Options
-                if self.cors && request.header("access-control-request-method").is_some() =>
-            {
-                Response::new(StatusCode::NO_CONTENT)
-                    .with_header("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-                    .with_header(
-                        "Access-Control-Allow-Headers",
-                        request
-                            .header_str("access-control-request-headers")
-                            .unwrap_or("*")
-                            .to_owned(),
-                    )
-                    .with_header("Access-Control-Max-Age", "86400")
+            // `OPTIONS *` (the server) and `OPTIONS /path` alike: what may be asked, plus the
+            // CORS answer to a preflight when CORS is on.
+            Method::Options => {
+                let response = Response::new(StatusCode::NO_CONTENT).with_header("Allow", ALLOW);
+                if self.cors && request.header("access-control-request-method").is_some() {
+                    response
+                        .with_header("Access-Control-Allow-Methods", ALLOW)
+                        .with_header(
+                            "Access-Control-Allow-Headers",
+                            request
+                                .header_str("access-control-request-headers")
+                                .unwrap_or("*")
+                                .to_owned(),
+                        )
+                        .with_header("Access-Control-Max-Age", "86400")
+                } else {
+                    response
+                }
             }
-            _ => method_not_allowed(&[Method::Get, Method::Head]),
+            _ => method_not_allowed(&[Method::Get, Method::Head, Method::Options]),
         };
         self.decorate(response)
     }
+
+    /// Static files never need a request body: every request is answered from its head, so a
+    /// client trickling a body (to a `POST` that gets `405`, say) is answered at once.
+    fn handle_head(&self, head: &Request) -> Option<Response> {
+        Some(self.handle(head))
+    }
 }
+
+/// The methods static files answer.
+const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 fn plain(status: StatusCode, body: &str) -> Response {
     Response::text(status, body)

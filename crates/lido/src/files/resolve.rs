@@ -45,7 +45,9 @@ pub struct Policy {
 
 /// Maps the (percent-encoded) request `path` to an existing file or directory under `root`
 /// (which must be canonical). Segments `.` are dropped; `..`, backslashes and NULs are
-/// refused, literal or encoded (decoding happens once, so `%252e` is the name `%2e`);
+/// refused, literal or encoded (decoding happens once, so `%252e` is the name `%2e`); a `%`
+/// not followed by two hex digits is a bad path; a path ending in `/` or `/.` only names a
+/// directory;
 /// dotfiles are hidden and symlinks must stay inside `root` unless `policy` says otherwise;
 /// FIFOs, sockets and devices are never served.
 ///
@@ -77,12 +79,17 @@ pub(crate) fn resolve_with_metadata(
     if !path.starts_with('/') {
         return Err(ResolveError::BadPath);
     }
+    if !crate::http::is_percent_encoded_well(path) {
+        return Err(ResolveError::BadPath);
+    }
     let decoded = percent_decode_str(path)
         .decode_utf8()
         .map_err(|_| ResolveError::BadPath)?;
     if decoded.contains(['\0', '\\']) {
         return Err(ResolveError::BadPath);
     }
+    // `/a.txt/` and `/a.txt/.` name a directory: never a file (as nginx answers).
+    let names_a_directory = decoded.ends_with('/') || decoded.ends_with("/.");
     let mut full = root.to_path_buf();
     for segment in decoded.split('/') {
         match segment {
@@ -99,7 +106,11 @@ pub(crate) fn resolve_with_metadata(
             }
         }
     }
-    confine(root, &full, policy)
+    let (real, meta) = confine(root, &full, policy)?;
+    if names_a_directory && !meta.is_dir() {
+        return Err(ResolveError::NotFound);
+    }
+    Ok((real, meta))
 }
 
 /// Checks an existing `candidate` under `root` against `policy`: its real path must stay in
@@ -252,6 +263,35 @@ mod tests {
             assert_eq!(resolve(root, bad, p), Err(ResolveError::NotFound), "{bad}");
         }
         for bad in ["/dir%5cfile.txt", "/a%00", "dir/file.txt", "/%ff", "/..\\x"] {
+            assert_eq!(resolve(root, bad, p), Err(ResolveError::BadPath), "{bad}");
+        }
+    }
+
+    #[test]
+    fn r9_a_trailing_slash_or_dot_names_only_directories() {
+        let t = tree("trailing");
+        let (root, p) = (&t.root, Policy::default());
+        for not_a_dir in [
+            "/dir/file.txt/",
+            "/dir/file.txt/.",
+            "/dir/file.txt//",
+            "/dir/file.txt/./",
+        ] {
+            assert_eq!(
+                resolve(root, not_a_dir, p),
+                Err(ResolveError::NotFound),
+                "{not_a_dir}"
+            );
+        }
+        assert_eq!(resolve(root, "/dir/.", p), Ok(root.join("dir")));
+        assert_eq!(resolve(root, "/dir/./", p), Ok(root.join("dir")));
+    }
+
+    #[test]
+    fn r9_undecodable_percent_signs_are_bad_paths() {
+        let t = tree("percent");
+        let (root, p) = (&t.root, Policy::default());
+        for bad in ["/%zz", "/%", "/dir/%4", "/%g0"] {
             assert_eq!(resolve(root, bad, p), Err(ResolveError::BadPath), "{bad}");
         }
     }

@@ -29,9 +29,9 @@ mod response;
 
 pub use body::{BodyError, BodyFraming, ChunkedDecoder, Decoded, MAX_CHUNK_LINE};
 pub use date::{DateCache, with_date};
-pub(crate) use parse::parse_decimal;
 pub use parse::{
     MAX_EMPTY_LINES, MAX_HEAD, MAX_HEADERS, MAX_REQUEST_LINE, ParseError, RequestHead, parse_head,
 };
+pub(crate) use parse::{is_percent_encoded_well, parse_decimal};
 pub use request::{Method, Request, Version};
 pub use response::{Body, Response, StatusCode};

@@ -482,6 +482,9 @@ pub(crate) fn split_target(
         None => (path_and_query, None),
     };
     let path = if path.is_empty() { "/" } else { path };
+    if !is_percent_encoded_well(path) {
+        return Err(ParseError::InvalidTarget);
+    }
     Ok((path.to_owned(), query))
 }
 
@@ -521,9 +524,30 @@ fn is_host_port(value: &[u8], port_required: bool) -> bool {
     };
     let port_ok = match port {
         None => !port_required,
-        Some(port) => port.iter().all(u8::is_ascii_digit) && !(port_required && port.is_empty()),
+        // RFC 3986 allows an empty port; a present one is a TCP port: 0-65535.
+        Some([]) => !port_required,
+        Some(port) => parse_decimal(port).is_some_and(|p| p <= u64::from(u16::MAX)),
     };
     host_ok && port_ok
+}
+
+/// Every `%` in `path` starts a `pct-encoded` triplet (RFC 3986 section 2.1): `%` and two hex
+/// digits. `/%zz` or a trailing `%` cannot be decoded, so it is refused rather than served as
+/// literal text.
+pub(crate) fn is_percent_encoded_well(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            match bytes.get(i + 1..i + 3) {
+                Some([h, l]) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => i += 3,
+                _ => return false,
+            }
+        } else {
+            i += 1;
+        }
+    }
+    true
 }
 
 /// `reg-name = *( unreserved / pct-encoded / sub-delims )`.

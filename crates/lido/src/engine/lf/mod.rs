@@ -131,7 +131,11 @@ impl Engine {
         let workers = (0..pool.threads())
             .map(|_| CachePadded::default())
             .collect();
-        let table = Table::new(ctx.config.max_connections, Instant::now());
+        let table = Table::new(
+            ctx.config.max_connections,
+            crate::engine::peers::PeerLimit::new(ctx.config.max_connections_per_ip),
+            Instant::now(),
+        );
         let shared = Arc::new(Shared {
             poller,
             table,

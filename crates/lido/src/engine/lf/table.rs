@@ -14,6 +14,7 @@ use crossbeam_queue::ArrayQueue;
 use std::time::Instant;
 
 use crate::conn::{Conn, Outcome};
+use crate::engine::peers::PeerLimit;
 
 /// Slot index in the low 32 bits, generation in the high 32.
 pub(crate) type Token = u64;
@@ -59,7 +60,13 @@ pub(crate) struct Table {
     /// Free slot indexes (lock-free: accepting and closing threads never wait for each other).
     free: ArrayQueue<u32>,
     open: AtomicUsize,
+    /// Where the next eviction sample starts.
+    cursor: AtomicUsize,
+    peers: PeerLimit,
 }
+
+/// Slots looked at per eviction before the whole table is.
+const EVICTION_SAMPLE: usize = 64;
 
 /// A locked slot that holds a connection.
 pub(crate) struct Held<'a> {
@@ -81,7 +88,7 @@ fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
 
 impl Table {
     /// A table of `capacity` slots (clamped to what a token can name).
-    pub(crate) fn new(capacity: usize, now: Instant) -> Self {
+    pub(crate) fn new(capacity: usize, peers: PeerLimit, now: Instant) -> Self {
         let capacity = capacity.clamp(1, FIRST_SPECIAL as usize & u32::MAX as usize);
         let slots = (0..capacity)
             .map(|_| {
@@ -103,6 +110,8 @@ impl Table {
             slots,
             free,
             open: AtomicUsize::new(0),
+            cursor: AtomicUsize::new(0),
+            peers,
         }
     }
 
@@ -110,26 +119,73 @@ impl Table {
         self.slots.len()
     }
 
-    /// Connections open now.
+    /// Connections open now, and places reserved for connections being accepted.
     pub(crate) fn open(&self) -> usize {
-        self.open.load(Ordering::Relaxed)
+        self.open.load(Ordering::SeqCst)
     }
 
-    /// Stores `conn` in a free slot and returns it locked; gives `conn` back when full.
-    pub(crate) fn insert(
-        &self,
-        conn: Box<Conn<TcpStream>>,
-    ) -> Result<Held<'_>, Box<Conn<TcpStream>>> {
-        let Some(index) = self.free.pop() else {
-            return Err(conn);
-        };
-        let index = index as usize;
+    /// Reserves a place for a connection about to be accepted; `false` when the table is
+    /// full. Every reservation ends in [`Table::insert`] or [`Table::unreserve`].
+    pub(crate) fn reserve(&self) -> bool {
+        let capacity = self.slots.len();
+        self.open
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |open| {
+                (open < capacity).then_some(open + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back a reservation that was not used.
+    pub(crate) fn unreserve(&self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Stores `conn` in a free slot (its place reserved with [`Table::reserve`]) and returns
+    /// it locked. `None` if its address is at the per-address limit: the reservation is given
+    /// back, and dropping `conn` closes it.
+    pub(crate) fn insert(&self, conn: Box<Conn<TcpStream>>) -> Option<Held<'_>> {
+        if !self.peers.admit(conn.peer()) {
+            self.unreserve();
+            tracing::debug!(peer = ?conn.peer(), "too many connections from one address");
+            return None;
+        }
+        // A reservation guarantees a free index: at most `capacity` are reserved or open.
+        let index = self.free.pop()? as usize;
         let mut slot = lock(&self.slots[index]);
         slot.conn = Some(conn);
         slot.registered = false;
         slot.want = Outcome::Read;
-        self.open.fetch_add(1, Ordering::Relaxed);
-        Ok(Held { index, slot })
+        Some(Held { index, slot })
+    }
+
+    /// Whether some connection could give up its place to a newcomer (see
+    /// [`Table::eviction_victim`]).
+    pub(crate) fn has_eviction_victim(&self) -> bool {
+        self.eviction_victim().is_some()
+    }
+
+    /// The connection that should give up its place to a newcomer (see
+    /// [`Conn::eviction_rank`]): the best of a sample of slots from a rotating cursor, or of
+    /// the whole table if the sample has none. `None` if every connection has a request in
+    /// progress (or is on a worker now).
+    pub(crate) fn eviction_victim(&self) -> Option<Held<'_>> {
+        let len = self.slots.len();
+        let start = self.cursor.fetch_add(EVICTION_SAMPLE, Ordering::Relaxed) % len;
+        let best = |range: &mut dyn Iterator<Item = usize>| {
+            range
+                .filter_map(|index| {
+                    let held = self.try_get(index)?;
+                    let rank = held.slot.conn.as_ref()?.eviction_rank()?;
+                    Some((rank, index))
+                })
+                .min()
+        };
+        let sampled = best(&mut (0..EVICTION_SAMPLE.min(len)).map(|i| (start + i) % len));
+        let (_, index) = sampled.or_else(|| best(&mut (0..len)))?;
+        // Still there and still evictable (it may have moved on since the look).
+        let held = self.try_get(index)?;
+        held.slot.conn.as_ref()?.eviction_rank()?;
+        Some(held)
     }
 
     /// Locks the slot `token` names, if it still holds that connection. A slot whose last turn
@@ -172,7 +228,8 @@ impl Table {
         let conn = held.slot.conn.take()?;
         held.slot.generation = held.slot.generation.wrapping_add(1);
         held.slot.registered = false;
-        self.open.fetch_sub(1, Ordering::Relaxed);
+        self.open.fetch_sub(1, Ordering::SeqCst);
+        self.peers.release(conn.peer());
         // Cannot fail: at most `capacity` indexes exist.
         let _ = self.free.push(held.index as u32);
         Some(conn)

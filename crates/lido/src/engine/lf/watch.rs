@@ -139,17 +139,13 @@ impl Watch<'_> {
                 }
                 Some(_) => {}
             },
+            // At the limit: look again each tick, as a connection may have become idle
+            // (evictable) without closing; a worker then accepts, evicting, or pauses again.
             ACCEPT_FULL
-                if shared.table.open() < shared.table.capacity()
-                    && shared
-                        .accepting
-                        .compare_exchange(
-                            ACCEPT_FULL,
-                            ACCEPT_OPEN,
-                            Ordering::SeqCst,
-                            Ordering::SeqCst,
-                        )
-                        .is_ok() =>
+                if shared
+                    .accepting
+                    .compare_exchange(ACCEPT_FULL, ACCEPT_OPEN, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok() =>
             {
                 resume_listener(shared);
             }
@@ -306,7 +302,7 @@ impl Watch<'_> {
 fn park_new(shared: &Shared, now: Instant) {
     for (stream, peer) in accept_batch(shared, SHED_ACCEPT_BATCH) {
         let conn = Box::new(Conn::new(stream, peer, now));
-        if let Ok(mut held) = shared.table.insert(conn) {
+        if let Some(mut held) = shared.table.insert(conn) {
             settle(shared, &mut held, Outcome::Read);
         }
     }

@@ -153,7 +153,7 @@ fn accept(shared: &Shared) {
     let now = Instant::now();
     // TCP_NODELAY comes from the listener (see `server::listen`).
     for (stream, peer) in accept_batch(shared, ACCEPT_PER_TURN) {
-        if let Ok(mut held) = shared.table.insert(Box::new(Conn::new(stream, peer, now)))
+        if let Some(mut held) = shared.table.insert(Box::new(Conn::new(stream, peer, now)))
             && let Some(conn) = held.slot.conn.as_mut()
         {
             let outcome = conn.drive(&shared.ctx, now);
@@ -162,8 +162,31 @@ fn accept(shared: &Shared) {
     }
 }
 
-/// Accepts up to `most` connections (fewer if the table fills); pauses the listener when the
-/// table is full or accept fails. Registers nothing.
+/// Evicts the connection that should give up its place and reserves that place; `false` if
+/// none can give it up.
+fn make_room(shared: &Shared) -> bool {
+    for _ in 0..MAKE_ROOM_ATTEMPTS {
+        if let Some(mut victim) = shared.table.eviction_victim() {
+            tracing::debug!("at the connection limit; closing an idle or half-sent one");
+            // Not `close`: this thread holds the listener and is accepting.
+            drop(shared.table.remove(&mut victim));
+        }
+        if shared.table.reserve() {
+            return true;
+        }
+    }
+    false
+}
+
+/// Evictions tried for one newcomer before it is turned away (other acceptors may take the
+/// places made).
+const MAKE_ROOM_ATTEMPTS: usize = 4;
+
+/// Accepts up to `most` connections, each with a place reserved in the table (insert them, or
+/// unreserve). At the connection limit a newcomer is still let in when an idle or half-sent
+/// connection can give up its place (see `Conn::eviction_rank`); when none can (every
+/// connection has a request in progress) or accept fails, the listener is paused. Registers
+/// nothing.
 pub(super) fn accept_batch(shared: &Shared, most: usize) -> Vec<(TcpStream, Option<SocketAddr>)> {
     let mut accepted = Vec::new();
     let guard = shared
@@ -173,14 +196,16 @@ pub(super) fn accept_batch(shared: &Shared, most: usize) -> Vec<(TcpStream, Opti
     let Some(listener) = guard.as_ref() else {
         return accepted; // closed: draining
     };
-    let capacity = shared.table.capacity();
     let mut pause = false;
     while accepted.len() < most {
-        if shared.table.open() + accepted.len() >= capacity {
+        // At the limit a newcomer gets in if someone can make room; room is made only once
+        // the newcomer is really there (accepted).
+        let reserved = shared.table.reserve();
+        if !reserved && !shared.table.has_eviction_victim() {
             // Pause until a connection closes (see `close`). Look again after saying so: a
             // close that ran before it could not see the pause.
             shared.accepting.store(ACCEPT_FULL, Ordering::SeqCst);
-            if shared.table.open() + accepted.len() < capacity
+            if shared.table.open() < shared.table.capacity()
                 && shared
                     .accepting
                     .compare_exchange(ACCEPT_FULL, ACCEPT_OPEN, Ordering::SeqCst, Ordering::SeqCst)
@@ -194,11 +219,26 @@ pub(super) fn accept_batch(shared: &Shared, most: usize) -> Vec<(TcpStream, Opti
         match rustix::net::acceptfrom_with(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
             Ok((fd, addr)) => {
                 let peer = addr.and_then(|a| SocketAddr::try_from(a).ok());
+                if !reserved && !make_room(shared) {
+                    continue; // everyone got busy meanwhile: dropping it closes it
+                }
                 accepted.push((TcpStream::from(fd), peer));
             }
-            Err(Errno::AGAIN) => break,
-            Err(Errno::INTR | Errno::CONNABORTED | Errno::CONNRESET | Errno::PROTO) => {}
+            Err(Errno::AGAIN) => {
+                if reserved {
+                    shared.table.unreserve();
+                }
+                break;
+            }
+            Err(Errno::INTR | Errno::CONNABORTED | Errno::CONNRESET | Errno::PROTO) => {
+                if reserved {
+                    shared.table.unreserve();
+                }
+            }
             Err(err) => {
+                if reserved {
+                    shared.table.unreserve();
+                }
                 // EMFILE, ENFILE, ENOBUFS, ENOMEM: the listener stays readable; the watch
                 // re-arms it after a pause instead of letting us spin on it.
                 tracing::warn!(error = %std::io::Error::from(err), "accept failed; backing off");

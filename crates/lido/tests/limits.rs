@@ -1,0 +1,285 @@
+//! What a single client must not be able to do to everyone else (issue 9): hold connections
+//! with slow request bodies, lock others out at the connection limit, or break the framing
+//! with a 1xx answer.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use lido::StaticFiles;
+use lido::http::{Request, Response, StatusCode};
+use support::{TempTree, TestServer, connect, read_response, wait_until};
+
+/// A `POST` trickling its body one byte at a time.
+fn slow_body(addr: std::net::SocketAddr, path: &str) -> TcpStream {
+    let mut stream = connect(addr);
+    stream
+        .write_all(
+            format!("POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: 8192\r\n\r\nx").as_bytes(),
+        )
+        .expect("send the head and a first byte");
+    stream
+}
+
+/// A connection that sent part of a request line and stalls (slowloris).
+fn slowloris(addr: std::net::SocketAddr) -> TcpStream {
+    let mut stream = connect(addr);
+    stream.write_all(b"GET / HTT").expect("send half a line");
+    stream
+}
+
+#[test]
+fn r9_static_files_answer_a_slow_body_from_its_head() {
+    let tree = TempTree::new("lido-limits", "early");
+    tree.write("a.txt", "a");
+    let server = TestServer::start(|b| b, StaticFiles::new(&tree.root).expect("serve"));
+    let started = Instant::now();
+    let mut stream = slow_body(server.addr, "/a.txt");
+    // Answered while 8,191 body bytes are still to come: the body is never waited for.
+    let reply = read_response(&mut stream);
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.header("allow"), Some("GET, HEAD, OPTIONS"));
+    assert!(reply.closes(), "the unread body ends the connection");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered only after {:?} (the body timeout is 3 s)",
+        started.elapsed()
+    );
+}
+
+/// A library handler says what it needs: here the body of `/upload` only.
+struct Uploads;
+
+impl lido::Handler for Uploads {
+    fn handle(&self, request: &Request) -> Response {
+        Response::text(StatusCode::OK, format!("{} bytes", request.body().len()))
+    }
+
+    fn handle_head(&self, head: &Request) -> Option<Response> {
+        (head.path() != "/upload").then(|| Response::text(StatusCode::NOT_FOUND, "nowhere\n"))
+    }
+}
+
+#[test]
+fn r9_a_handler_answers_from_the_head_or_reads_the_body() {
+    let server = TestServer::start(|b| b, Uploads);
+    let mut elsewhere = slow_body(server.addr, "/elsewhere");
+    assert_eq!(read_response(&mut elsewhere).status, 404);
+
+    let mut upload = connect(server.addr);
+    upload
+        .write_all(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+        .expect("send an upload");
+    let reply = read_response(&mut upload);
+    assert_eq!((reply.status, reply.body_text().as_str()), (200, "5 bytes"));
+}
+
+#[test]
+fn r9_a_full_server_still_answers_a_get_within_a_second() {
+    const CAP: usize = 50;
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let tree = TempTree::new("lido-limits", "cap");
+    tree.write("index.html", "hello");
+    let server = TestServer::start(
+        |b| {
+            b.max_connections(CAP)
+                .head_timeout(Duration::from_secs(60))
+                .body_timeout(Duration::from_secs(60))
+        },
+        StaticFiles::new(&tree.root).expect("serve"),
+    );
+    // Fifty slowloris sockets and fifty slow bodies, more than the cap in all.
+    let mut held: Vec<TcpStream> = (0..CAP).map(|_| slowloris(server.addr)).collect();
+    held.extend((0..CAP).map(|_| slow_body(server.addr, "/")));
+    let started = Instant::now();
+    let mut stream = connect(server.addr);
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send a GET");
+    let reply = read_response(&mut stream);
+    let took = started.elapsed();
+    assert_eq!((reply.status, reply.body_text().as_str()), (200, "hello"));
+    assert!(took < Duration::from_secs(1), "answered after {took:?}");
+    drop(held);
+}
+
+#[test]
+fn r9_connections_per_address_are_limited() {
+    let server = TestServer::start(
+        |b| b.max_connections_per_ip(2),
+        |_: &Request| Response::text(StatusCode::OK, "ok"),
+    );
+    let first = slowloris(server.addr);
+    let second = slowloris(server.addr);
+    // The third from 127.0.0.1 is closed as soon as it is accepted.
+    let mut third = connect(server.addr);
+    let _ = third.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut buf = [0u8; 64];
+    let got = third.read(&mut buf);
+    assert!(
+        matches!(got, Ok(0) | Err(_)),
+        "the third connection was served: {got:?}"
+    );
+    // Once one closes, another gets in.
+    drop(first);
+    wait_until(Duration::from_secs(5), "a place for 127.0.0.1", || {
+        let mut again = connect(server.addr);
+        again
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .is_ok()
+            && {
+                let mut reply = String::new();
+                again.read_to_string(&mut reply).is_ok() && reply.starts_with("HTTP/1.1 200")
+            }
+    });
+    drop(second);
+}
+
+#[test]
+fn r9_a_1xx_final_answer_is_refused_with_500() {
+    let server = TestServer::start(
+        |b| b,
+        |request: &Request| match request.path() {
+            "/early" => Response::new(StatusCode::from_u16(103).expect("103")),
+            _ => Response::text(StatusCode::OK, "next"),
+        },
+    );
+    let mut stream = connect(server.addr);
+    stream
+        .write_all(b"GET /early HTTP/1.1\r\nHost: t\r\n\r\nGET /next HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send two requests");
+    let reply = read_response(&mut stream);
+    assert_eq!(reply.status, 500);
+    assert!(reply.closes(), "the framing could not be trusted: close");
+}
+
+/// Sends `body_len` bytes of a `POST /` body, `step` bytes every `every`, until the server
+/// answers or closes; returns the status it answered with and how long that took.
+fn trickle(
+    addr: std::net::SocketAddr,
+    body_len: usize,
+    step: usize,
+    every: Duration,
+) -> (u16, Duration) {
+    let mut stream = connect(addr);
+    let started = Instant::now();
+    stream
+        .write_all(
+            format!("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {body_len}\r\n\r\n").as_bytes(),
+        )
+        .expect("send the head");
+    let mut reader = stream.try_clone().expect("clone the stream");
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'x'; step];
+        let mut sent = 0;
+        while sent < body_len && stream.write_all(&chunk).is_ok() {
+            sent += step;
+            std::thread::sleep(every);
+        }
+    });
+    reader
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("read timeout");
+    let mut reply = Vec::new();
+    let _ = reader.read_to_end(&mut reply);
+    let took = started.elapsed();
+    let _ = writer.join();
+    let status = support::try_parse_status(&String::from_utf8_lossy(&reply)).unwrap_or(0);
+    (status, took)
+}
+
+fn body_length_handler(request: &Request) -> Response {
+    Response::text(StatusCode::OK, format!("{} bytes", request.body().len()))
+}
+
+#[test]
+fn r9_a_body_below_the_minimum_rate_is_cut_after_the_grace() {
+    let server = TestServer::start(
+        |b| {
+            b.min_data_rate(2000)
+                .min_rate_grace(Duration::from_millis(500))
+                .body_timeout(Duration::from_secs(30))
+                .body_deadline(Duration::from_secs(30))
+        },
+        body_length_handler,
+    );
+    // 10 bytes every 50 ms: 200 B/s, steady progress, a tenth of the minimum.
+    let (status, took) = trickle(server.addr, 100_000, 10, Duration::from_millis(50));
+    assert_eq!(status, 408);
+    assert!(took < Duration::from_secs(10), "cut only after {took:?}");
+}
+
+#[test]
+fn r9_a_body_is_cut_at_its_whole_deadline() {
+    let server = TestServer::start(
+        |b| {
+            b.min_data_rate(0)
+                .body_timeout(Duration::from_secs(30))
+                .body_deadline(Duration::from_secs(1))
+        },
+        body_length_handler,
+    );
+    // Steady progress, no minimum rate: only the whole-body deadline ends it.
+    let (status, took) = trickle(server.addr, 100_000, 10, Duration::from_millis(50));
+    assert_eq!(status, 408);
+    assert!(
+        took >= Duration::from_millis(900),
+        "cut after only {took:?}"
+    );
+    assert!(took < Duration::from_secs(10), "cut only after {took:?}");
+}
+
+#[test]
+fn r9_a_body_at_the_minimum_rate_is_served() {
+    let server = TestServer::start(
+        |b| {
+            b.min_data_rate(100)
+                .min_rate_grace(Duration::from_millis(200))
+        },
+        body_length_handler,
+    );
+    // 1,000 bytes in 100-byte steps every 50 ms: 2,000 B/s, above the minimum.
+    let (status, _) = trickle(server.addr, 1000, 100, Duration::from_millis(50));
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn r9_a_reader_below_the_minimum_rate_is_cut() {
+    const BIG: usize = 32 << 20;
+    let server = TestServer::start(
+        |b| {
+            b.min_data_rate(1 << 20)
+                .min_rate_grace(Duration::from_millis(500))
+                .write_timeout(Duration::from_secs(30))
+        },
+        |_: &Request| Response::bytes(StatusCode::OK, "application/octet-stream", vec![7u8; BIG]),
+    );
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("a socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("a small receive buffer");
+    socket.connect(&server.addr.into()).expect("connect");
+    let mut stream: TcpStream = socket.into();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send a GET");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("read timeout");
+    // 4 KiB every 10 ms: about 400 KB/s, steady progress, below the 1 MiB/s minimum.
+    let started = Instant::now();
+    let mut got = 0;
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "never cut");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(got < BIG, "the whole response arrived at {got} bytes");
+}
