@@ -102,15 +102,17 @@ fn combined(x: &Exchange<'_>) -> String {
     out.push_str(" - - [");
     out.push_str(&clf_time(x.received));
     out.push_str("] \"");
-    match x.request {
-        Some(r) => {
+    match (x.request, x.request_line) {
+        (Some(r), _) => {
             quoted(&mut out, r.method().as_str());
             out.push(' ');
             quoted(&mut out, r.target());
             out.push(' ');
             out.push_str(r.version().as_str());
         }
-        None => out.push('-'),
+        // Refused before it was parsed whole: what of it could be read, as nginx logs it.
+        (None, Some(line)) => quoted(&mut out, line),
+        (None, None) => out.push('-'),
     }
     let _ = write!(out, "\" {} {} \"", x.status.as_u16(), x.body_bytes);
     quoted(&mut out, header(x, "referer").unwrap_or("-"));
@@ -153,6 +155,8 @@ fn json(x: &Exchange<'_>) -> String {
         "method": x.request.map(|r| r.method().as_str()),
         "target": x.request.map(|r| r.target()),
         "version": x.request.map(|r| r.version().as_str()),
+        "request_line": x.request_line,
+        "reason": x.reason,
         "status": x.status.as_u16(),
         "bytes": x.body_bytes,
         "referer": header(x, "referer"),

@@ -34,6 +34,11 @@ pub struct Exchange<'a> {
     /// The request, or `None` when it was refused before it could be parsed (a `400`, a
     /// `503` when the server is saturated, ...).
     pub request: Option<&'a Request>,
+    /// For a refused request: its request line, when one could be read (for the log).
+    pub request_line: Option<&'a str>,
+    /// For a response the engine made itself: why (`missing host header`, ...), as its body
+    /// says too.
+    pub reason: Option<&'a str>,
     /// The response status.
     pub status: StatusCode,
     /// Length of the response body (0 for `HEAD` and bodiless statuses).
@@ -61,6 +66,8 @@ impl<'a> Exchange<'a> {
         Self {
             peer: None,
             request: None,
+            request_line: None,
+            reason: None,
             status,
             body_bytes: 0,
             received: SystemTime::now(),

@@ -102,11 +102,15 @@ pub fn method_not_allowed(allowed: &[Method]) -> Response {
 }
 
 /// The response for a request the engine itself refuses (bad input, timeouts, overload, a
-/// panicking handler): a short plain-text body and `Connection: close`. The single mapping
-/// from failure to what the client sees, like hyper's `on_error`.
-pub(crate) fn error_response(status: StatusCode) -> Response {
-    let mut response = Response::text(status, format!("{} {}\n", status.as_u16(), status.reason()))
-        .with_header("Connection", "close");
+/// panicking handler): a short plain-text body saying why (`400 Bad Request: missing host
+/// header`) and `Connection: close`. The single mapping from failure to what the client sees,
+/// like hyper's `on_error`.
+pub(crate) fn error_response(status: StatusCode, reason: Option<&str>) -> Response {
+    let body = match reason {
+        Some(reason) => format!("{} {}: {reason}\n", status.as_u16(), status.reason()),
+        None => format!("{} {}\n", status.as_u16(), status.reason()),
+    };
+    let mut response = Response::text(status, body).with_header("Connection", "close");
     if status == StatusCode::SERVICE_UNAVAILABLE {
         response.set_header("Retry-After", "1");
     }

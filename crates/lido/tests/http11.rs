@@ -336,7 +336,7 @@ fn idle_keep_alive_connection_is_closed_after_the_timeout() {
     let mut stream = connect(server.addr);
     send(&mut stream, &get("/once"));
     assert_eq!(read_response(&mut stream).status, 200);
-    let idle = assert_closed_within(&mut stream, keep_alive + Duration::from_secs(2));
+    let idle = assert_closed_within(&mut stream, keep_alive + Duration::from_secs(10));
     // Closed by the idle timer, not at once.
     assert!(idle >= keep_alive / 2, "closed after only {idle:?}");
 }
@@ -347,7 +347,7 @@ fn silent_new_connection_is_closed_after_the_head_timeout() {
     let server = start_with(|b| b.head_timeout(head));
     let mut stream = connect(server.addr);
     // Nothing was asked, so nothing (no 408) is answered.
-    let waited = assert_closed_within(&mut stream, head + Duration::from_secs(2));
+    let waited = assert_closed_within(&mut stream, head + Duration::from_secs(10));
     assert!(waited >= head / 2, "closed after only {waited:?}");
 }
 
@@ -358,7 +358,7 @@ fn partial_request_line_then_silence_is_cut_off_at_the_head_timeout() {
     let mut stream = connect(server.addr);
     let started = Instant::now();
     send(&mut stream, b"GET /ind");
-    let (bytes, end) = read_until_closed(&mut stream, head + Duration::from_secs(2));
+    let (bytes, end) = read_until_closed(&mut stream, head + Duration::from_secs(10));
     let waited = started.elapsed();
     assert_ne!(end, End::TimedOut, "still open after {waited:?}");
     assert!(waited >= head / 2, "closed after only {waited:?}");
@@ -371,7 +371,6 @@ fn partial_request_line_then_silence_is_cut_off_at_the_head_timeout() {
 #[test]
 fn slow_trickled_head_is_cut_off_at_the_whole_head_deadline() {
     let head = Duration::from_millis(600);
-    let margin = Duration::from_millis(1500);
     let server = start_with(|b| b.head_timeout(head));
     let mut stream = connect(server.addr);
     stream.set_nodelay(true).expect("set TCP_NODELAY");
@@ -384,10 +383,9 @@ fn slow_trickled_head_is_cut_off_at_the_whole_head_deadline() {
     let mut received = Vec::new();
     let mut closed = false;
     let mut sent = 0;
+    // The whole request takes 10 s at this pace: a whole-head deadline cuts it short, a
+    // per-read one never would. No upper bound on time: a slow machine only sends fewer bytes.
     'trickle: for byte in request.as_bytes() {
-        if started.elapsed() > head + margin {
-            break;
-        }
         if stream.write_all(std::slice::from_ref(byte)).is_err() {
             closed = true;
             break;
@@ -418,15 +416,11 @@ fn slow_trickled_head_is_cut_off_at_the_whole_head_deadline() {
     }
     let waited = started.elapsed();
     assert!(
-        closed,
-        "still open after {waited:?} and {sent} of {} bytes",
+        closed && sent < request.len(),
+        "still open after {waited:?} and {sent} of {} bytes: a per-read deadline?",
         request.len()
     );
-    assert!(
-        waited <= head + margin,
-        "cut off only after {waited:?}: a per-read deadline?"
-    );
-    assert!(sent < request.len());
+    assert!(waited >= head / 2, "cut off after only {waited:?}");
     if !received.is_empty() {
         let text = String::from_utf8_lossy(&received);
         assert_eq!(support::parse_status(&text), 408, "{text:?}");
@@ -438,7 +432,6 @@ fn slow_trickled_second_head_is_cut_off_at_the_whole_head_deadline() {
     // The same on a keep-alive connection's second request, whose deadline starts at its
     // first byte rather than at the accept.
     let head = Duration::from_millis(600);
-    let margin = Duration::from_millis(1500);
     let server = start_with(|b| {
         b.head_timeout(head)
             .keep_alive_timeout(Duration::from_secs(5))
@@ -457,10 +450,9 @@ fn slow_trickled_second_head_is_cut_off_at_the_whole_head_deadline() {
     stream
         .set_read_timeout(Some(Duration::from_millis(50)))
         .expect("set a read timeout");
+    // The whole request takes 10 s at this pace: a whole-head deadline cuts it short, a
+    // per-read one never would. No upper bound on time: a slow machine only sends fewer bytes.
     'trickle: for byte in request.as_bytes() {
-        if started.elapsed() > head + margin {
-            break;
-        }
         if stream.write_all(std::slice::from_ref(byte)).is_err() {
             closed = true;
             break;
@@ -486,8 +478,11 @@ fn slow_trickled_second_head_is_cut_off_at_the_whole_head_deadline() {
         }
     }
     let waited = started.elapsed();
-    assert!(closed, "still open after {waited:?} and {sent} bytes");
-    assert!(waited <= head + margin, "cut off only after {waited:?}");
+    assert!(
+        closed && sent < request.len(),
+        "still open after {waited:?} and {sent} bytes: a per-read deadline?"
+    );
+    assert!(waited >= head / 2, "cut off after only {waited:?}");
 }
 
 #[test]
@@ -707,7 +702,7 @@ fn stalled_request_body_gets_408_after_body_timeout() {
         b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nabc",
     );
     let started = Instant::now();
-    let (bytes, end) = read_until_closed(&mut stream, body_timeout + Duration::from_secs(2));
+    let (bytes, end) = read_until_closed(&mut stream, body_timeout + Duration::from_secs(10));
     let waited = started.elapsed();
     assert_ne!(end, End::TimedOut, "still open after {waited:?}");
     assert!(waited >= body_timeout / 2, "closed after only {waited:?}");

@@ -37,22 +37,16 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit; `false` (with a message) if it stays
-/// below what the test needs.
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit. A test that cannot have the
+/// descriptors it needs fails: it never passes without having run.
 fn enough_fds(test: &str) -> bool {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) if limit >= NEED_FDS => true,
-        Ok(limit) => {
-            eprintln!(
-                "SKIPPED {test}: the open-file limit is {limit}, below the {NEED_FDS} needed, \
-                 and cannot be raised (ulimit -n)"
-            );
-            false
-        }
-        Err(err) => {
-            eprintln!("SKIPPED {test}: cannot raise the open-file limit: {err}");
-            false
-        }
+        Ok(limit) => panic!(
+            "{test}: the open-file limit is {limit}, below the {NEED_FDS} needed, and the hard \
+             limit does not allow more (raise it: ulimit -Hn)"
+        ),
+        Err(err) => panic!("{test}: cannot raise the open-file limit: {err}"),
     }
 }
 
@@ -664,4 +658,45 @@ fn r8_each_slow_request_gets_its_own_worker() {
         assert_eq!(reply.status, 200);
         assert_eq!(reply.body_text(), format!("/{i} true"));
     }
+}
+
+/// A graceful drain stops listening at once: while a slow request finishes, a new client is
+/// refused straight away (a load balancer or a second instance can take it) instead of being
+/// held in the backlog until the server exits.
+#[test]
+fn r9_the_drain_closes_the_listener_at_once() {
+    let _serial = serial();
+    let gate = Arc::new(Gate::new());
+    let entered = Arc::new(AtomicUsize::new(0));
+    let (gate_in, entered_in) = (Arc::clone(&gate), Arc::clone(&entered));
+    let server = TestServer::start(
+        |b| b.drain_timeout(Duration::from_secs(20)),
+        move |_: &Request| {
+            entered_in.fetch_add(1, Ordering::SeqCst);
+            let opened = gate_in.wait(Duration::from_secs(20));
+            Response::text(StatusCode::OK, format!("opened={opened}"))
+        },
+    );
+    let _open = OpenOnDrop(&gate);
+    let mut slow = connect(server.addr);
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: load\r\n\r\n")
+        .expect("send a request");
+    wait_until(Duration::from_secs(5), "the slow request to start", || {
+        entered.load(Ordering::SeqCst) == 1
+    });
+    server.handle.shutdown();
+    wait_until(Duration::from_secs(5), "new clients to be refused", || {
+        matches!(
+            TcpStream::connect_timeout(&server.addr, Duration::from_secs(1)),
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused
+        )
+    });
+    // The request in flight still completes.
+    gate.open();
+    let reply = read_response(&mut slow);
+    assert_eq!(reply.body_text(), "opened=true");
+    assert!(
+        reply.closes(),
+        "draining: the connection closes after this response"
+    );
 }

@@ -15,7 +15,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use support::{TempTree, fetch, get};
+use support::{TempTree, fetch, get, parse_status, raw};
 
 /// Longest wait for a line of output, an exit, or a thread.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -296,6 +296,32 @@ fn combined_access_log_has_one_line_per_request() {
     assert!(stopped.status.success(), "{}", stopped.stderr);
     assert_eq!(stopped.rest, Vec::<String>::new(), "extra stdout lines");
     assert!(!stopped.stderr.contains("GET /x"), "{}", stopped.stderr);
+}
+
+#[test]
+fn r9_a_refused_request_says_why_and_is_logged_with_its_request_line() {
+    let tree = tree("refused");
+    tree.write("x", "hello\n");
+    let mut lido = Lido::start(&tree.root, &[]);
+    let reply = raw(lido.addr, b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_eq!(parse_status(&reply), 400, "{reply}");
+    assert!(
+        reply.ends_with("\r\n\r\n400 Bad Request: missing host header\n"),
+        "{reply}"
+    );
+    // The request line, not "-": what could be read of the request.
+    assert_combined(&lido.next_line(), "GET /x HTTP/1.1", 400, 0, r#""-" "-""#);
+    let reply = raw(
+        lido.addr,
+        b"GET /x HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    assert!(
+        reply.contains("400 Bad Request: both content-length and transfer-encoding\n"),
+        "{reply}"
+    );
+    assert_combined(&lido.next_line(), "GET /x HTTP/1.1", 400, 0, r#""-" "-""#);
+    let stopped = lido.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
 }
 
 #[test]

@@ -259,6 +259,22 @@ impl<S: Transport> Conn<S> {
         }
     }
 
+    /// The first line of what is buffered, if it reads as a request line (printable ASCII,
+    /// ended by a newline, within the request-line limit): for the access log of a request
+    /// refused before it was parsed whole.
+    fn request_line(&self) -> Option<String> {
+        let end = self
+            .input
+            .iter()
+            .take(crate::http::MAX_REQUEST_LINE + 2)
+            .position(|&b| b == b'\n')?;
+        let line = self.input[..end]
+            .strip_suffix(b"\r")
+            .unwrap_or(&self.input[..end]);
+        (!line.is_empty() && line.iter().all(|&b| b.is_ascii_graphic() || b == b' '))
+            .then(|| String::from_utf8_lossy(line).into_owned())
+    }
+
     /// The client's address.
     pub(crate) fn peer(&self) -> Option<std::net::SocketAddr> {
         self.peer
@@ -271,7 +287,10 @@ impl<S: Transport> Conn<S> {
             self.out.clear();
             self.out_pos = 0;
             self.push_response(
-                error_response(StatusCode::REQUEST_TIMEOUT),
+                error_response(
+                    StatusCode::REQUEST_TIMEOUT,
+                    Some("the request took too long"),
+                ),
                 Version::Http11,
                 false,
                 false,
@@ -283,11 +302,19 @@ impl<S: Transport> Conn<S> {
     }
 
     /// Tells the access-log hook, if any, about a response the engine made itself.
-    fn report_refusal(&self, ctx: &Ctx, status: StatusCode) {
+    fn report_refusal(
+        &self,
+        ctx: &Ctx,
+        status: StatusCode,
+        reason: Option<&str>,
+        request_line: Option<&str>,
+    ) {
         if let Some(hook) = &ctx.on_response {
             hook(&crate::Exchange {
                 peer: self.peer,
                 request: None,
+                request_line,
+                reason,
                 status,
                 body_bytes: 0,
                 received: std::time::SystemTime::now(),
@@ -312,7 +339,7 @@ impl<S: Transport> Conn<S> {
         self.out_pos = 0;
         self.file = None;
         self.push_response(
-            error_response(StatusCode::SERVICE_UNAVAILABLE),
+            error_response(StatusCode::SERVICE_UNAVAILABLE, Some("the server is busy")),
             Version::Http11,
             false,
             false,
@@ -320,7 +347,13 @@ impl<S: Transport> Conn<S> {
         self.after = After::Close;
         self.state = State::Write;
         self.since = now;
-        self.report_refusal(ctx, StatusCode::SERVICE_UNAVAILABLE);
+        let line = self.request_line();
+        self.report_refusal(
+            ctx,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("the server is busy"),
+            line.as_deref(),
+        );
         self.drive(ctx, now)
     }
 

@@ -18,6 +18,17 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
 }
 
+/// `METHOD target HTTP/1.x` of a parsed head, for the access log.
+fn head_line(head: &RequestHead) -> String {
+    let request = &head.request;
+    format!(
+        "{} {} {}",
+        request.method().as_str(),
+        request.target(),
+        request.version().as_str()
+    )
+}
+
 impl<S: Transport> Conn<S> {
     pub(super) fn read_head(&mut self, ctx: &Ctx, now: Instant) -> Step {
         if !self.input.is_empty() {
@@ -26,7 +37,7 @@ impl<S: Transport> Conn<S> {
                 Ok(Some((head, consumed))) => {
                     self.input.drain(..consumed);
                     self.scanned = 0;
-                    return self.start_request(head, ctx, now);
+                    return self.start_request(head, consumed, ctx, now);
                 }
                 Ok(None) => {}
                 Err(err) => return self.reject_parse(err, ctx, now),
@@ -42,18 +53,38 @@ impl<S: Transport> Conn<S> {
 
     pub(super) fn reject_parse(&mut self, err: ParseError, ctx: &Ctx, now: Instant) -> Step {
         tracing::debug!(error = %err, "rejected request head");
-        self.fail(err.status(), ctx, now)
+        let line = self.request_line();
+        self.fail(err.status(), &err.to_string(), line.as_deref(), ctx, now)
     }
 
-    pub(super) fn start_request(&mut self, head: RequestHead, ctx: &Ctx, now: Instant) -> Step {
+    pub(super) fn start_request(
+        &mut self,
+        head: RequestHead,
+        head_bytes: usize,
+        ctx: &Ctx,
+        now: Instant,
+    ) -> Step {
         let decoder = match head.framing {
             BodyFraming::None => return self.respond(head, Vec::new(), ctx),
             BodyFraming::Length(len) if len > ctx.config.max_body => {
-                return self.fail(StatusCode::PAYLOAD_TOO_LARGE, ctx, now);
+                let reason = format!("request body larger than {} bytes", ctx.config.max_body);
+                let line = head_line(&head);
+                return self.fail(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &reason,
+                    Some(&line),
+                    ctx,
+                    now,
+                );
             }
             BodyFraming::Length(0) => return self.respond(head, Vec::new(), ctx),
             BodyFraming::Length(len) => BodyDecoder::Length { remaining: len },
-            BodyFraming::Chunked => BodyDecoder::Chunked(ChunkedDecoder::new(ctx.config.max_body)),
+            // Trailer fields count against the head's limits (bytes and fields).
+            BodyFraming::Chunked => BodyDecoder::Chunked(ChunkedDecoder::with_head(
+                ctx.config.max_body,
+                head_bytes,
+                head.request.headers().count(),
+            )),
         };
         // The handler may know its answer from the head (a `405`, a `404`, ...): then no
         // worker or connection waits for a body nobody needs.
@@ -131,7 +162,11 @@ impl<S: Transport> Conn<S> {
             }
             Err(err) => {
                 tracing::debug!(error = %err, "rejected request body");
-                let _ = self.fail(err.status(), ctx, now);
+                let line = match &self.state {
+                    State::Body(body) => Some(head_line(&body.head)),
+                    _ => None,
+                };
+                let _ = self.fail(err.status(), &err.to_string(), line.as_deref(), ctx, now);
                 true
             }
         }

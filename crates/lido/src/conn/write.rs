@@ -83,7 +83,10 @@ impl<S: Transport> Conn<S> {
             Err(_) => {
                 tracing::error!(target = request.target(), "handler panicked");
                 keep_alive = false;
-                error_response(StatusCode::INTERNAL_SERVER_ERROR)
+                error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Some("the handler failed"),
+                )
             }
         };
         if response.status().is_informational() {
@@ -95,7 +98,10 @@ impl<S: Transport> Conn<S> {
                 "handler returned an informational status as its response"
             );
             keep_alive = false;
-            response = error_response(StatusCode::INTERNAL_SERVER_ERROR);
+            response = error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some("the handler answered with an informational status"),
+            );
         }
         if let (Some(hook), Some((received, started))) = (&ctx.on_response, received) {
             let status = response.status();
@@ -103,13 +109,16 @@ impl<S: Transport> Conn<S> {
             hook(&crate::Exchange {
                 peer: self.peer,
                 request: Some(request),
+                request_line: None,
+                reason: None,
                 status,
                 body_bytes: if bodiless { 0 } else { response.body().len() },
                 received,
                 handler_time: started.elapsed(),
             });
         }
-        if response.closes_connection() {
+        // A drain that began while the handler ran still closes this connection.
+        if response.closes_connection() || ctx.draining() {
             keep_alive = false;
         }
         self.push_response(response, version, keep_alive, method == Method::Head);
@@ -167,10 +176,23 @@ impl<S: Transport> Conn<S> {
         }
     }
 
-    /// Queues an error response and closes after it.
-    pub(super) fn fail(&mut self, status: StatusCode, ctx: &Ctx, now: Instant) -> Step {
-        self.report_refusal(ctx, status);
-        self.push_response(error_response(status), Version::Http11, false, false);
+    /// Queues an error response saying `reason`, and closes after it. `request_line` is what
+    /// the access log shows of a request that could not be parsed whole.
+    pub(super) fn fail(
+        &mut self,
+        status: StatusCode,
+        reason: &str,
+        request_line: Option<&str>,
+        ctx: &Ctx,
+        now: Instant,
+    ) -> Step {
+        self.report_refusal(ctx, status, Some(reason), request_line);
+        self.push_response(
+            error_response(status, Some(reason)),
+            Version::Http11,
+            false,
+            false,
+        );
         self.after = After::Close;
         self.state = State::Write;
         self.since = now;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::parse::{MAX_HEAD, is_tchar};
+use super::parse::is_tchar;
 use super::response::StatusCode;
 
 /// The longest chunk-size line accepted, in bytes, extensions included and the CRLF not.
@@ -88,11 +88,14 @@ pub struct Decoded {
 #[non_exhaustive]
 pub enum BodyError {
     /// Malformed `chunked` framing: a bad chunk size or extension, a missing CRLF, a chunk
-    /// line over [`MAX_CHUNK_LINE`], or trailer fields that are malformed or larger than
-    /// [`MAX_HEAD`](super::MAX_HEAD) in total (`400`).
+    /// line over [`MAX_CHUNK_LINE`], or malformed trailer fields (`400`).
     BadChunk,
     /// The body is larger than the limit given to [`ChunkedDecoder::new`] (`413`).
     TooLarge,
+    /// The trailer section takes the request over the head limits: with the head, more than
+    /// [`MAX_HEAD`](super::MAX_HEAD) bytes or [`MAX_HEADERS`](super::MAX_HEADERS) fields
+    /// (`431`).
+    TrailersTooLarge,
 }
 
 impl BodyError {
@@ -110,6 +113,7 @@ impl BodyError {
         match self {
             BodyError::BadChunk => StatusCode::BAD_REQUEST,
             BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::TrailersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 }
@@ -119,6 +123,7 @@ impl fmt::Display for BodyError {
         f.write_str(match self {
             BodyError::BadChunk => "malformed chunked body",
             BodyError::TooLarge => "request body too large",
+            BodyError::TrailersTooLarge => "trailer fields too large",
         })
     }
 }
@@ -188,6 +193,11 @@ pub struct ChunkedDecoder {
     line_len: usize,
     /// Bytes of the trailer section so far.
     trailer_len: usize,
+    /// Trailer fields so far.
+    trailer_fields: usize,
+    /// What the trailer section may take: the head limits less what the head took.
+    trailer_bytes_left: usize,
+    trailer_fields_left: usize,
 }
 
 impl ChunkedDecoder {
@@ -203,12 +213,33 @@ impl ChunkedDecoder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(max_body: u64) -> ChunkedDecoder {
+        ChunkedDecoder::with_head(max_body, 0, 0)
+    }
+
+    /// A decoder for the body of a request whose head took `head_bytes` bytes and
+    /// `head_fields` header fields: its trailer section counts against the same limits
+    /// ([`MAX_HEAD`](super::MAX_HEAD) bytes, [`MAX_HEADERS`](super::MAX_HEADERS) fields).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{BodyError, ChunkedDecoder, MAX_HEAD};
+    ///
+    /// let mut decoder = ChunkedDecoder::with_head(1 << 20, MAX_HEAD - 8, 1);
+    /// let err = decoder.decode(b"0\r\nX-Trailer: too long\r\n\r\n", &mut Vec::new());
+    /// assert_eq!(err, Err(BodyError::TrailersTooLarge));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_head(max_body: u64, head_bytes: usize, head_fields: usize) -> ChunkedDecoder {
         ChunkedDecoder {
             state: State::Size { size: 0, digits: 0 },
             max_body,
             announced: 0,
             line_len: 0,
             trailer_len: 0,
+            trailer_fields: 0,
+            trailer_bytes_left: super::MAX_HEAD.saturating_sub(head_bytes),
+            trailer_fields_left: super::MAX_HEADERS.saturating_sub(head_fields),
         }
     }
 
@@ -287,8 +318,8 @@ impl ChunkedDecoder {
             }
             TrailerStart | TrailerName | TrailerValue | TrailerLf | EndLf => {
                 self.trailer_len += 1;
-                if self.trailer_len > MAX_HEAD {
-                    return Err(BodyError::BadChunk);
+                if self.trailer_len > self.trailer_bytes_left {
+                    return Err(BodyError::TrailersTooLarge);
                 }
             }
             _ => {}
@@ -316,7 +347,14 @@ impl ChunkedDecoder {
                 Size { size: 0, digits: 0 }
             }
             (TrailerStart, b'\r') => EndLf,
-            (TrailerStart | TrailerName, b) if is_tchar(b) => TrailerName,
+            (TrailerStart, b) if is_tchar(b) => {
+                self.trailer_fields += 1;
+                if self.trailer_fields > self.trailer_fields_left {
+                    return Err(BodyError::TrailersTooLarge);
+                }
+                TrailerName
+            }
+            (TrailerName, b) if is_tchar(b) => TrailerName,
             (TrailerName, b':') => TrailerValue,
             (TrailerValue, b'\r') => TrailerLf,
             (TrailerValue, b) if is_field_byte(b) => TrailerValue,

@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::http::{MAX_HEAD, MAX_HEADERS};
 
 /// Decodes `input` in one call.
 fn decode_all(input: &[u8], max_body: u64) -> Result<(Vec<u8>, Decoded), BodyError> {
@@ -82,10 +83,6 @@ fn rejects_malformed_chunks() {
         decode_all(&ok_ext, 10).map(|(body, _)| body),
         Ok(b"x".to_vec())
     );
-    let mut big_trailer = b"0\r\nX: ".to_vec();
-    big_trailer.resize(MAX_HEAD + 3, b'a');
-    big_trailer.extend_from_slice(b"\r\n\r\n");
-
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("empty size", b"\r\n".to_vec()),
         ("non-hex size", b"g\r\n".to_vec()),
@@ -110,7 +107,6 @@ fn rejects_malformed_chunks() {
         ("trailer bare cr", b"0\r\nX: a\rb\r\n\r\n".to_vec()),
         ("trailer bare lf", b"0\r\nX: a\n\r\n".to_vec()),
         ("long chunk line", long_ext),
-        ("trailers too large", big_trailer),
     ];
     for (name, input) in cases {
         assert_eq!(
@@ -124,6 +120,47 @@ fn rejects_malformed_chunks() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn r9_trailers_count_against_the_head_limits() {
+    // Alone, more than a whole head's worth.
+    let mut big_trailer = b"0\r\nX: ".to_vec();
+    big_trailer.resize(MAX_HEAD + 3, b'a');
+    big_trailer.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(
+        decode_all(&big_trailer, u64::MAX),
+        Err(BodyError::TrailersTooLarge)
+    );
+    // 20 KB of trailers after a 20 KB head: together over MAX_HEAD.
+    let mut trailer = b"0\r\nX: ".to_vec();
+    trailer.resize(20_000, b'a');
+    trailer.extend_from_slice(b"\r\n\r\n");
+    let mut decoder = ChunkedDecoder::with_head(u64::MAX, 20_000, 10);
+    assert_eq!(
+        decoder.decode(&trailer, &mut Vec::new()),
+        Err(BodyError::TrailersTooLarge)
+    );
+    assert_eq!(BodyError::TrailersTooLarge.status().as_u16(), 431);
+    // The same trailer after a small head is fine.
+    let mut decoder = ChunkedDecoder::with_head(u64::MAX, 100, 2);
+    assert!(
+        decoder
+            .decode(&trailer, &mut Vec::new())
+            .is_ok_and(|d| d.done)
+    );
+    // Fields: a head of MAX_HEADERS - 1 fields leaves room for one trailer field.
+    let mut decoder = ChunkedDecoder::with_head(u64::MAX, 100, MAX_HEADERS - 1);
+    assert!(
+        decoder
+            .decode(b"0\r\nA: 1\r\n\r\n", &mut Vec::new())
+            .is_ok_and(|d| d.done)
+    );
+    let mut decoder = ChunkedDecoder::with_head(u64::MAX, 100, MAX_HEADERS - 1);
+    assert_eq!(
+        decoder.decode(b"0\r\nA: 1\r\nB: 2\r\n\r\n", &mut Vec::new()),
+        Err(BodyError::TrailersTooLarge)
+    );
 }
 
 #[test]
