@@ -1585,3 +1585,45 @@ fn r8_without_the_cache_changes_are_seen_at_once() {
     fs::write(&path, "two").expect("rewrite the file");
     assert_eq!(get(server.addr, "/c.txt").body_text(), "two");
 }
+
+#[test]
+fn r9_listings_have_validators_and_redirects_a_cache_policy() {
+    let tree = Tree::new("listing-validators");
+    tree.write("dir/a.txt", "a");
+    let server = tree.serve(|f| f);
+    let first = get(server.addr, "/dir/");
+    assert_eq!(first.status, 200);
+    let etag = first.header("etag").expect("a listing ETag").to_owned();
+    assert!(first.header("last-modified").is_some(), "{first:?}");
+    // Revalidation: unchanged -> 304; a new file -> a new tag.
+    let again = get_with(server.addr, "/dir/", &[("If-None-Match", &etag)]);
+    assert_eq!(again.status, 304);
+    tree.write("dir/b.txt", "b");
+    let changed = get_with(server.addr, "/dir/", &[("If-None-Match", &etag)]);
+    assert_eq!(changed.status, 200);
+    assert_ne!(changed.header("etag"), Some(etag.as_str()));
+    // The JSON listing is another representation: its own tag.
+    let json = get_with(server.addr, "/dir/?format=json", &[]);
+    assert_ne!(json.header("etag"), changed.header("etag"));
+    // The redirect to the slash says how long it may be cached.
+    let redirect = get(server.addr, "/dir");
+    assert_eq!(redirect.status, 301);
+    assert_eq!(redirect.header("cache-control"), Some("no-cache"));
+}
+
+#[test]
+fn r9_a_file_without_siblings_does_not_vary() {
+    let tree = Tree::new("no-vary");
+    tree.write("plain.txt", "plain");
+    tree.write("zipped.txt", "zipped");
+    tree.write("zipped.txt.gz", "gz");
+    let server = tree.serve(|f| f);
+    let plain = get_with(server.addr, "/plain.txt", &[("Accept-Encoding", "gzip")]);
+    assert_eq!(plain.header("vary"), None, "{plain:?}");
+    let zipped = get_with(
+        server.addr,
+        "/zipped.txt",
+        &[("Accept-Encoding", "identity")],
+    );
+    assert_eq!(zipped.header("vary"), Some("Accept-Encoding"), "{zipped:?}");
+}

@@ -61,6 +61,29 @@ impl Validators {
     }
 }
 
+impl Validators {
+    /// Validators of a generated representation (a directory listing): a strong ETag from a
+    /// hash of its exact `content` (`"l-…"`), and `Last-Modified` from `modified` (the newest
+    /// time the content shows), truncated and bounded as for files.
+    pub(crate) fn of_content(content: &[u8], modified: Option<SystemTime>) -> Self {
+        use std::hash::{Hash, Hasher};
+        // SipHash with fixed keys: the same listing gets the same tag across restarts.
+        let mut hasher = std::hash::DefaultHasher::new();
+        content.hash(&mut hasher);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).ok();
+        let last_modified = modified
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .zip(now)
+            .map(|(mtime, now)| mtime.as_secs().min(now.as_secs()))
+            .filter(|&secs| secs < HTTP_DATE_END)
+            .map(|secs| UNIX_EPOCH + Duration::from_secs(secs));
+        Validators {
+            etag: format!("\"l-{:x}-{:x}\"", content.len(), hasher.finish()),
+            last_modified,
+        }
+    }
+}
+
 /// What the precondition header fields ask of the response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Precondition {

@@ -28,7 +28,7 @@ const HREF: &AsciiSet = &NON_ALPHANUMERIC
 /// A `Content-Security-Policy` under which [`html`] pages render fully: inline CSS and
 /// `data:` icons, nothing else (no script, no fetch, no frame, no form).
 pub(crate) const HTML_CSP: &str = concat!(
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; ",
+    "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; img-src data:; ",
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 );
 

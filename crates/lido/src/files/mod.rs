@@ -285,7 +285,11 @@ impl StaticFiles {
             return Located::File(path);
         }
         if !request.path().ends_with('/') {
-            return Located::Other(redirect_to_slash(request));
+            // A 301 is cached as long as a cache likes unless told otherwise, and the
+            // directory may become a file: the same policy as the content.
+            return Located::Other(
+                redirect_to_slash(request).with_header("Cache-Control", self.cache_control.clone()),
+            );
         }
         match resolve::confine(&self.root, &path.join("index.html"), self.policy) {
             Ok((index, meta)) if meta.is_file() => Located::File(index),
@@ -374,17 +378,40 @@ impl StaticFiles {
             Ok(entries) => entries,
             Err(_) => return plain(StatusCode::FORBIDDEN, "cannot list this directory\n"),
         };
-        let response = if listing::wants_json(request) {
-            Response::bytes(
-                StatusCode::OK,
+        let (content_type, body) = if listing::wants_json(request) {
+            (
                 "application/json",
                 listing::json(request.path(), &entries).into_bytes(),
             )
         } else {
-            Response::html(StatusCode::OK, listing::html(request.path(), &entries))
-                .with_header("Content-Security-Policy", listing::HTML_CSP)
+            (
+                "text/html; charset=utf-8",
+                listing::html(request.path(), &entries).into_bytes(),
+            )
         };
-        response
+        // Validators: the listing's own bytes (so any change it shows changes the tag) and the
+        // newest modification time among the directory and what it lists.
+        let newest = entries
+            .iter()
+            .filter_map(|e| e.modified)
+            .chain(std::fs::metadata(dir).and_then(|m| m.modified()).ok())
+            .max();
+        let v = conditional::Validators::of_content(&body, newest);
+        let response = match conditional::evaluate(request, &v) {
+            conditional::Precondition::Proceed => {
+                Response::bytes(StatusCode::OK, content_type, body)
+            }
+            conditional::Precondition::NotModified => Response::new(StatusCode::NOT_MODIFIED),
+            conditional::Precondition::Failed => {
+                return plain(StatusCode::PRECONDITION_FAILED, "precondition failed\n");
+            }
+        };
+        let response = if content_type.starts_with("text/html") {
+            response.with_header("Content-Security-Policy", listing::HTML_CSP)
+        } else {
+            response
+        };
+        range::validated(response, &v)
             .with_header("Cache-Control", self.cache_control.clone())
             .with_header("Vary", "Accept")
     }

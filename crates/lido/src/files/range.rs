@@ -267,7 +267,7 @@ pub(crate) fn file_response(
 }
 
 /// Adds `ETag` and, if known, `Last-Modified`.
-fn validated(response: Response, v: &Validators) -> Response {
+pub(crate) fn validated(response: Response, v: &Validators) -> Response {
     let response = response.with_header("ETag", v.etag.as_str());
     match v.last_modified {
         Some(time) => response.with_header("Last-Modified", httpdate::fmt_http_date(time)),

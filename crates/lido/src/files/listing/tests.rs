@@ -221,7 +221,8 @@ fn page_is_self_contained_and_phone_ready() {
     // Everything the page needs is allowed by its policy, and no script is.
     assert!(HTML_CSP.starts_with("default-src 'none';"));
     assert!(HTML_CSP.contains("style-src 'unsafe-inline'") && HTML_CSP.contains("img-src data:"));
-    assert!(!HTML_CSP.contains("script-src"));
+    assert!(HTML_CSP.contains("script-src 'none'"));
+    assert!(!HTML_CSP.contains("unsafe-eval") && !HTML_CSP.contains("script-src 'unsafe"));
 }
 
 #[test]
