@@ -1627,3 +1627,34 @@ fn r9_a_file_without_siblings_does_not_vary() {
     );
     assert_eq!(zipped.header("vary"), Some("Accept-Encoding"), "{zipped:?}");
 }
+
+#[test]
+fn r9_sixteen_whole_file_ranges_send_the_file_once() {
+    let tree = Tree::new("range-flood");
+    let content = pattern(1 << 20);
+    tree.write("big.bin", &content);
+    let server = tree.serve(|f| f);
+    let ranges = format!("bytes={}", vec!["0-"; 16].join(","));
+    let reply = get_with(server.addr, "/big.bin", &[("Range", &ranges)]);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body.len(), content.len());
+    // A real multipart answer still works, streamed from the file.
+    let reply = get_with(
+        server.addr,
+        "/big.bin",
+        &[("Range", "bytes=0-9,500000-500009")],
+    );
+    assert_eq!(reply.status, 206);
+    let body = reply.body_text();
+    assert!(body.contains("Content-Range: bytes 0-9/1048576"), "{body}");
+    assert!(
+        body.contains("Content-Range: bytes 500000-500009/1048576"),
+        "{body}"
+    );
+    assert_eq!(
+        reply
+            .header("content-length")
+            .map(|l| l.parse::<usize>().ok()),
+        Some(Some(reply.body.len()))
+    );
+}

@@ -142,6 +142,8 @@ pub(crate) struct Conn<S> {
     out: Vec<u8>,
     out_pos: usize,
     file: Option<FileBody>,
+    /// What follows `out` and `file` (the rest of a [`Body::Parts`](crate::http::Body)).
+    rest: std::collections::VecDeque<crate::http::BodyPart>,
     after: After,
     /// Requests answered on this connection.
     served: u32,
@@ -170,6 +172,7 @@ impl<S: Transport> Conn<S> {
             out: Vec::new(),
             out_pos: 0,
             file: None,
+            rest: std::collections::VecDeque::new(),
             after: After::KeepAlive,
             served: 0,
             since: now,
@@ -338,6 +341,7 @@ impl<S: Transport> Conn<S> {
         self.out.clear();
         self.out_pos = 0;
         self.file = None;
+        self.rest.clear();
         self.push_response(
             error_response(StatusCode::SERVICE_UNAVAILABLE, Some("the server is busy")),
             Version::Http11,

@@ -10,7 +10,9 @@ use super::{
     Wait, log_io,
 };
 use crate::handler::error_response;
-use crate::http::{Body, Method, Request, RequestHead, Response, StatusCode, Version, with_date};
+use crate::http::{
+    Body, BodyPart, Method, Request, RequestHead, Response, StatusCode, Version, with_date,
+};
 use crate::transport::Transport;
 
 /// File bodies up to this size are copied into the response buffer: one write instead of a
@@ -152,6 +154,10 @@ impl<S: Transport> Conn<S> {
             Body::Empty => {}
             Body::Bytes(bytes) => self.out.extend_from_slice(&bytes),
             Body::Shared(bytes) => self.out.extend_from_slice(&bytes),
+            Body::Parts(parts) => {
+                self.rest.extend(parts);
+                self.next_part();
+            }
             Body::File { file, offset, len } => {
                 let mut body = FileBody {
                     file,
@@ -172,6 +178,25 @@ impl<S: Transport> Conn<S> {
                 if body.remaining > 0 {
                     self.file = Some(body);
                 }
+            }
+        }
+    }
+
+    /// Moves the next pieces of a multi-part body into place: bytes onto `out`, up to the
+    /// next file region, which becomes `file`.
+    fn next_part(&mut self) {
+        while self.file.is_none() {
+            match self.rest.pop_front() {
+                Some(BodyPart::Bytes(bytes)) => self.out.extend_from_slice(&bytes),
+                Some(BodyPart::File { len: 0, .. }) => {}
+                Some(BodyPart::File { file, offset, len }) => {
+                    self.file = Some(FileBody {
+                        file,
+                        offset,
+                        remaining: len,
+                    });
+                }
+                None => return,
             }
         }
     }
@@ -234,6 +259,13 @@ impl<S: Transport> Conn<S> {
                 }
             }
             self.file = None;
+            // More pieces: write them in turn.
+            if !self.rest.is_empty() {
+                self.out.clear();
+                self.out_pos = 0;
+                self.next_part();
+                return Step::Continue;
+            }
         }
         self.out.clear();
         self.out_pos = 0;
@@ -320,7 +352,7 @@ impl<S: Transport> Conn<S> {
     pub(super) fn flush_out(&mut self) -> Result<(), Wait> {
         while self.out_pos < self.out.len() {
             let pending = &self.out[self.out_pos..];
-            let written = if self.file.is_some() {
+            let written = if self.file.is_some() || !self.rest.is_empty() {
                 self.stream.write_more(pending)
             } else {
                 self.stream.write(pending)

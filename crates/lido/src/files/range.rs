@@ -4,33 +4,22 @@
 
 use std::fs::{File, Metadata};
 use std::hash::{BuildHasher, RandomState};
-use std::io;
 use std::ops::Range;
 use std::sync::Arc;
 
 use super::conditional::{self, Precondition, Validators};
-use crate::http::{Body, Method, Request, Response, StatusCode};
+use crate::http::{Body, BodyPart, Method, Request, Response, StatusCode};
 
 /// Most ranges served as one `multipart/byteranges` response; more -> the whole file (200).
 pub(crate) const MAX_RANGES: usize = 16;
-
-/// Most content bytes (the sum of the parts) of a `multipart/byteranges` response, which is
-/// built in memory; more -> the whole file (200).
-pub(crate) const MAX_MULTIPART_BYTES: u64 = 16 * 1024 * 1024;
-
-/// Length of a multipart boundary: `lido-` and 16 hex digits.
-const BOUNDARY_LEN: usize = 21;
-
-/// Boundaries tried before giving up on multipart (each is checked against the content).
-const BOUNDARY_ATTEMPTS: u64 = 8;
 
 /// What a `Range` header field asks for, resolved against the representation's length.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Ranges {
     /// Ignore the field: serve the whole representation (`200`).
     Full,
-    /// Serve these ranges (`206`): half-open, in the order requested, each non-empty and
-    /// within the length. Overlapping ranges are kept as requested, not coalesced.
+    /// Serve these ranges (`206`): half-open, each non-empty and within the length, in
+    /// ascending order, overlapping and adjacent ones merged.
     Partial(Vec<Range<u64>>),
     /// No range overlaps the representation (`416`).
     Unsatisfiable,
@@ -96,12 +85,33 @@ pub(crate) fn parse(header: &str, len: u64) -> Ranges {
         }
     }
     if !ranges.is_empty() {
-        Ranges::Partial(ranges)
+        coalesce(ranges, len)
     } else if !any_member || empty_but_satisfiable {
         Ranges::Full
     } else {
         Ranges::Unsatisfiable
     }
+}
+
+/// RFC 9110 section 14.2: a set that asks for more than the whole representation (`0-,0-,…`)
+/// is ignored (the whole representation is served once); otherwise overlapping and adjacent
+/// ranges are merged, in ascending order, so no byte is sent twice.
+fn coalesce(mut ranges: Vec<Range<u64>>, len: u64) -> Ranges {
+    let total = ranges
+        .iter()
+        .try_fold(0u64, |sum, r| sum.checked_add(r.end - r.start));
+    if total.is_none_or(|total| total > len) {
+        return Ranges::Full;
+    }
+    ranges.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    Ranges::Partial(merged)
 }
 
 /// `1*DIGIT` as a `u64`; `None` if empty, not all digits, or too large.
@@ -127,22 +137,6 @@ pub(crate) fn if_range_allows(request: &Request, v: &Validators) -> bool {
     httpdate::parse_http_date(value).is_ok_and(|date| v.last_modified == Some(date))
 }
 
-/// The response for a regular `file` already opened, with its metadata `meta`:
-///
-/// 1. Validators ([`Validators::new`]) and preconditions ([`conditional::evaluate`]):
-///    `304` (with `ETag`, `Last-Modified`, `Cache-Control` and `Vary`) or `412`.
-/// 2. For `GET` and `HEAD` (which gets the head a `GET` would), `Range` if `If-Range`
-///    allows it: `206` with `Content-Range` for one range; `206` `multipart/byteranges`
-///    for several, built in memory (up to [`MAX_MULTIPART_BYTES`], else the whole file);
-///    `416` with `Content-Range: bytes */LEN` when unsatisfiable. Other methods ignore `Range`.
-/// 3. Otherwise `200` with [`Body::File`].
-///
-/// `200` and `206` carry `Accept-Ranges: bytes`, `ETag`, `Last-Modified`,
-/// `Cache-Control: {cache_control}`, `Content-Type: {content_type}` (in each part for
-/// multipart) and, when `encoding` is `Some`, `Content-Encoding`. `Vary: Accept-Encoding` is
-/// sent on every response when `encoding` is `Some` or `vary` is true (the caller knows
-/// whether precompressed siblings exist). A read error while building a multipart body gives
-/// `500`.
 /// Where a file's bytes come from.
 #[derive(Debug, Clone)]
 pub(crate) enum Content {
@@ -169,28 +163,23 @@ impl Content {
             },
         }
     }
-
-    /// Fills `buf` with the content from `offset`.
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        match self {
-            Content::Memory(bytes) => {
-                let start = usize::try_from(offset).map_err(io::Error::other)?;
-                let part = bytes
-                    .get(start..start + buf.len())
-                    .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
-                buf.copy_from_slice(part);
-                Ok(())
-            }
-            Content::File(file) => {
-                if crate::transport::read_full_at(file, buf, offset) < buf.len() {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                Ok(())
-            }
-        }
-    }
 }
 
+/// The response for a regular file's `content`, with its metadata `meta`:
+///
+/// 1. Validators ([`Validators::new`]) and preconditions ([`conditional::evaluate`]):
+///    `304` (with `ETag`, `Last-Modified`, `Cache-Control` and `Vary`) or `412`.
+/// 2. For `GET` and `HEAD` (which gets the head a `GET` would), `Range` if `If-Range`
+///    allows it: `206` with `Content-Range` for one range; `206` `multipart/byteranges`
+///    for several, streamed from the file as `Body::Parts`;
+///    `416` with `Content-Range: bytes */LEN` when unsatisfiable. Other methods ignore `Range`.
+/// 3. Otherwise `200` with [`Body::File`].
+///
+/// `200` and `206` carry `Accept-Ranges: bytes`, `ETag`, `Last-Modified`,
+/// `Cache-Control: {cache_control}`, `Content-Type: {content_type}` (in each part for
+/// multipart) and, when `encoding` is `Some`, `Content-Encoding`. `Vary: Accept-Encoding` is
+/// sent on every response when `encoding` is `Some` or `vary` is true (the caller knows
+/// whether precompressed siblings exist).
 pub(crate) fn file_response(
     request: &Request,
     content: &Content,
@@ -248,18 +237,12 @@ pub(crate) fn file_response(
                     .with_header("Content-Range", content_range(part, len))
                     .with_body(content.body(part.clone()));
             }
-            parts => match multipart(content, parts, len, content_type) {
-                Ok(Some((boundary, body))) => {
-                    let content_type = format!("multipart/byteranges; boundary={boundary}");
-                    return representation(StatusCode::PARTIAL_CONTENT, &content_type)
-                        .with_body(Body::Bytes(body));
-                }
-                Ok(None) => {}
-                Err(err) => {
-                    tracing::warn!(error = %err, "reading byte ranges failed");
-                    return Response::text(StatusCode::INTERNAL_SERVER_ERROR, "read error\n");
-                }
-            },
+            parts => {
+                let (boundary, pieces) = multipart(content, parts, len, content_type);
+                let content_type = format!("multipart/byteranges; boundary={boundary}");
+                return representation(StatusCode::PARTIAL_CONTENT, &content_type)
+                    .with_body(Body::Parts(pieces));
+            }
         },
     }
 
@@ -289,70 +272,45 @@ fn content_range(part: &Range<u64>, len: u64) -> String {
     format!("bytes {}-{}/{len}", part.start, part.end - 1)
 }
 
-/// Builds a `multipart/byteranges` body (RFC 9110 section 14.6) of `parts` of `file`:
-/// `Some((boundary, body))`, or `None` if the parts exceed [`MAX_MULTIPART_BYTES`] or no
-/// boundary absent from the content was found (serve the whole file instead).
-///
-/// The body is written once with placeholder boundaries, which are filled in after a
-/// boundary has been chosen that occurs in no part's content.
+/// A `multipart/byteranges` body (RFC 9110 section 14.6) of `parts` of the content, as pieces
+/// streamed by the connection: the part heads in memory, the content from the file. The
+/// boundary is 128 random bits (RandomState's keys) in hex: not looked for in the content,
+/// which is never read here; a collision is as likely as guessing the keys.
 fn multipart(
     content: &Content,
     parts: &[Range<u64>],
     len: u64,
     content_type: &str,
-) -> io::Result<Option<(String, Vec<u8>)>> {
-    let total = parts
-        .iter()
-        .try_fold(0u64, |total, part| total.checked_add(part.end - part.start))
-        .filter(|&total| total <= MAX_MULTIPART_BYTES)
-        .and_then(|total| usize::try_from(total).ok());
-    let Some(total) = total else {
-        return Ok(None);
-    };
-
-    let mut body = Vec::with_capacity(total + (parts.len() + 1) * 128);
-    let mut delimiters = Vec::with_capacity(parts.len() + 1);
-    let mut contents = Vec::with_capacity(parts.len());
-    for part in parts {
-        body.extend_from_slice(b"--");
-        delimiters.push(body.len());
-        body.extend_from_slice(&[b'-'; BOUNDARY_LEN]);
+) -> (String, Vec<BodyPart>) {
+    let state = RandomState::new();
+    let boundary = format!(
+        "lido-{:016x}{:016x}",
+        state.hash_one(0u8),
+        state.hash_one(1u8)
+    );
+    let mut pieces = Vec::with_capacity(parts.len() * 2 + 1);
+    for (i, part) in parts.iter().enumerate() {
         let head = format!(
-            "\r\nContent-Type: {content_type}\r\nContent-Range: {}\r\n\r\n",
+            "{}--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: {}\r\n\r\n",
+            if i == 0 { "" } else { "\r\n" },
             content_range(part, len)
         );
-        body.extend_from_slice(head.as_bytes());
-        let start = body.len();
-        let part_len = usize::try_from(part.end - part.start).map_err(io::Error::other)?;
-        body.resize(start + part_len, 0);
-        content.read_exact_at(&mut body[start..], part.start)?;
-        contents.push(start..body.len());
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(b"--");
-    delimiters.push(body.len());
-    body.extend_from_slice(&[b'-'; BOUNDARY_LEN]);
-    body.extend_from_slice(b"--\r\n");
-
-    let state = RandomState::new();
-    let boundary = (0..BOUNDARY_ATTEMPTS)
-        .map(|attempt| format!("lido-{:016x}", state.hash_one(attempt)))
-        .find(|boundary| {
-            let needle = boundary.as_bytes();
-            !content_type.contains(boundary.as_str())
-                && contents.iter().all(|content| {
-                    !body[content.clone()]
-                        .windows(needle.len())
-                        .any(|w| w == needle)
-                })
+        pieces.push(BodyPart::Bytes(head.into_bytes()));
+        pieces.push(match content {
+            Content::Memory(bytes) => {
+                BodyPart::Bytes(bytes[part.start as usize..part.end as usize].to_vec())
+            }
+            Content::File(file) => BodyPart::File {
+                file: Arc::clone(file),
+                offset: part.start,
+                len: part.end - part.start,
+            },
         });
-    let Some(boundary) = boundary else {
-        return Ok(None);
-    };
-    for at in delimiters {
-        body[at..at + BOUNDARY_LEN].copy_from_slice(boundary.as_bytes());
     }
-    Ok(Some((boundary, body)))
+    pieces.push(BodyPart::Bytes(
+        format!("\r\n--{boundary}--\r\n").into_bytes(),
+    ));
+    (boundary, pieces)
 }
 
 #[cfg(test)]

@@ -34,4 +34,4 @@ pub use parse::{
 };
 pub(crate) use parse::{is_percent_encoded_well, parse_decimal};
 pub use request::{Method, Request, Version};
-pub use response::{Body, Response, StatusCode};
+pub use response::{Body, BodyPart, Response, StatusCode};

@@ -247,6 +247,61 @@ pub enum Body {
         /// How many bytes to send.
         len: u64,
     },
+    /// Several pieces sent one after the other, file regions streamed from the file (a
+    /// `multipart/byteranges` answer is built this way and never held in memory whole).
+    Parts(Vec<BodyPart>),
+}
+
+/// One piece of a [`Body::Parts`].
+///
+/// # Examples
+///
+/// ```
+/// use lido::http::{Body, BodyPart};
+///
+/// let body = Body::Parts(vec![BodyPart::Bytes(b"ab".to_vec()), BodyPart::Bytes(b"c".to_vec())]);
+/// assert_eq!(body.len(), 3);
+/// ```
+#[derive(Debug, Clone)]
+pub enum BodyPart {
+    /// Bytes held in memory.
+    Bytes(Vec<u8>),
+    /// `len` bytes of `file` from `offset`.
+    File {
+        /// The open file (read at explicit offsets).
+        file: Arc<File>,
+        /// Where the piece starts in the file.
+        offset: u64,
+        /// How many bytes.
+        len: u64,
+    },
+}
+
+impl BodyPart {
+    /// The piece's length in bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(lido::http::BodyPart::Bytes(vec![0; 4]).len(), 4);
+    /// ```
+    pub fn len(&self) -> u64 {
+        match self {
+            BodyPart::Bytes(bytes) => bytes.len() as u64,
+            BodyPart::File { len, .. } => *len,
+        }
+    }
+
+    /// Whether the piece is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(lido::http::BodyPart::Bytes(Vec::new()).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Body {
@@ -266,6 +321,7 @@ impl Body {
             Body::Bytes(bytes) => bytes.len() as u64,
             Body::Shared(bytes) => bytes.len() as u64,
             Body::File { len, .. } => *len,
+            Body::Parts(parts) => parts.iter().map(BodyPart::len).sum(),
         }
     }
 

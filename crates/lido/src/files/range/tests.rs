@@ -40,17 +40,24 @@ fn parses_single_ranges() {
 }
 
 #[test]
-fn parses_range_lists_in_request_order() {
+fn parses_range_lists_sorted_and_coalesced() {
     assert_eq!(parse("bytes=0-0,-1", 100), partial(&[0..1, 99..100]));
     assert_eq!(
         parse("bytes=50-59, 0-9 ,\t90-", 100),
-        partial(&[50..60, 0..10, 90..100])
+        partial(&[0..10, 50..60, 90..100])
     );
-    assert_eq!(parse("bytes=0-1,,2-3", 100), partial(&[0..2, 2..4]));
-    // Overlapping ranges are kept as requested.
+    // Adjacent ranges merge.
+    assert_eq!(parse("bytes=0-1,,2-3", 100), one(0..4));
+    // Overlapping ranges merge.
     assert_eq!(
-        parse("bytes=0-50,25-75,0-50", 100),
-        partial(&[0..51, 25..76, 0..51])
+        parse("bytes=0-30,25-75,80-89", 100),
+        partial(&[0..76, 80..90])
+    );
+    // Asking for more than the whole representation: ignored, the whole is served once.
+    assert_eq!(parse("bytes=0-50,25-75,0-50", 100), Ranges::Full);
+    assert_eq!(
+        parse(&format!("bytes={}", vec!["0-"; 16].join(",")), 100),
+        Ranges::Full
     );
 }
 
@@ -129,8 +136,9 @@ fn ignores_invalid_fields() {
 
 #[test]
 fn caps_the_number_of_ranges() {
+    // Disjoint, non-adjacent one-byte ranges (0, 2, 4, ...): none merge.
     let list = |n: u64| {
-        let members: Vec<String> = (0..n).map(|i| format!("{i}-{i}")).collect();
+        let members: Vec<String> = (0..n).map(|i| format!("{0}-{0}", 2 * i)).collect();
         format!("bytes={}", members.join(","))
     };
     let max = MAX_RANGES as u64;
