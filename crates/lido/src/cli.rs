@@ -43,6 +43,12 @@ pub(crate) struct Cli {
     /// Largest request body accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = lido::DEFAULT_MAX_BODY)]
     max_body: u64,
+    /// Bytes of request bodies held in memory across all connections; past it, 503.
+    #[arg(long, value_name = "BYTES", default_value_t = lido::DEFAULT_MAX_BODY_MEMORY)]
+    max_body_memory: usize,
+    /// Request bodies larger than this wait in a temporary file instead of memory.
+    #[arg(long, value_name = "BYTES", default_value_t = lido::DEFAULT_SPOOL_THRESHOLD)]
+    spool_bodies_over: usize,
     /// Seconds for a whole request head to arrive.
     #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_HEAD_TIMEOUT.as_secs_f64())]
     head_timeout: f64,
@@ -157,6 +163,8 @@ pub(crate) fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         .max_connections(cli.max_connections)
         .max_requests_per_connection(cli.max_requests)
         .max_body(cli.max_body)
+        .max_body_memory(cli.max_body_memory)
+        .spool_bodies_over(cli.spool_bodies_over)
         .head_timeout(seconds("head-timeout", cli.head_timeout)?)
         .keep_alive_timeout(seconds("keep-alive-timeout", cli.keep_alive_timeout)?)
         .body_timeout(seconds("io-timeout", cli.io_timeout)?)

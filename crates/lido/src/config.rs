@@ -25,6 +25,12 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// After an error response, how long unread input is discarded before the socket is closed
 /// (so the client reads the response instead of a reset).
 pub const DEFAULT_LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+/// Request bodies larger than this wait for their handler in a temporary file instead of
+/// memory (the handler reads them with `Request::body_reader`, or whole with `body`).
+pub const DEFAULT_SPOOL_THRESHOLD: usize = 64 * 1024;
+/// Bytes of request bodies held in memory across every connection; a body that would pass it
+/// is answered `503` (and its connection closed).
+pub const DEFAULT_MAX_BODY_MEMORY: usize = 64 * 1024 * 1024;
 /// Largest request body accepted, in bytes; larger gets `413`.
 pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
 /// Requests served on one connection before it is closed.
@@ -55,6 +61,8 @@ pub(crate) struct Config {
     pub(crate) drain_timeout: Duration,
     pub(crate) linger_timeout: Duration,
     pub(crate) max_body: u64,
+    pub(crate) body_spool_threshold: usize,
+    pub(crate) max_body_memory: usize,
     pub(crate) max_requests_per_connection: u32,
     pub(crate) max_connections: usize,
     pub(crate) max_connections_per_ip: Option<usize>,
@@ -73,6 +81,8 @@ impl Default for Config {
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             linger_timeout: DEFAULT_LINGER_TIMEOUT,
             max_body: DEFAULT_MAX_BODY,
+            body_spool_threshold: DEFAULT_SPOOL_THRESHOLD,
+            max_body_memory: DEFAULT_MAX_BODY_MEMORY,
             max_requests_per_connection: DEFAULT_MAX_REQUESTS_PER_CONNECTION,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_ip: None,

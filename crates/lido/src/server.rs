@@ -206,6 +206,34 @@ impl ServerBuilder {
         self
     }
 
+    /// Sets the size past which a request body waits for its handler in a temporary file
+    /// instead of memory, in bytes. By default,
+    /// [`DEFAULT_SPOOL_THRESHOLD`](crate::DEFAULT_SPOOL_THRESHOLD).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = lido::Server::builder().spool_bodies_over(1024 * 1024);
+    /// ```
+    pub fn spool_bodies_over(mut self, bytes: usize) -> Self {
+        self.config.body_spool_threshold = bytes;
+        self
+    }
+
+    /// Sets how many bytes of request bodies may be held in memory across every connection;
+    /// a body that would pass it gets `503` and its connection is closed. By default,
+    /// [`DEFAULT_MAX_BODY_MEMORY`](crate::DEFAULT_MAX_BODY_MEMORY).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = lido::Server::builder().max_body_memory(16 * 1024 * 1024);
+    /// ```
+    pub fn max_body_memory(mut self, bytes: usize) -> Self {
+        self.config.max_body_memory = bytes;
+        self
+    }
+
     /// Sets how many requests one connection may make before it is closed. By default,
     /// [`DEFAULT_MAX_REQUESTS_PER_CONNECTION`](crate::DEFAULT_MAX_REQUESTS_PER_CONNECTION).
     ///
@@ -314,11 +342,13 @@ impl ServerBuilder {
             _ => pool.queue_capacity(threads),
         };
         let pool = Arc::new(pool.build().map_err(ServerError::Pool)?);
+        let max_body_memory = self.config.max_body_memory;
         let ctx = Arc::new(Ctx {
             handler: Box::new(handler),
             on_response: self.on_response,
             config: self.config,
             draining: AtomicBool::new(false),
+            body_budget: Arc::new(crate::conn::spool::BodyBudget::new(max_body_memory)),
             rearm_reports_ready: self.engine == Engine::LeaderFollowers,
         });
         let engine = Running::start(self.engine, listener, Arc::clone(&pool), ctx, capacity)

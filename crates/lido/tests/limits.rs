@@ -111,8 +111,17 @@ fn r9_connections_per_address_are_limited() {
         |b| b.max_connections_per_ip(2),
         |_: &Request| Response::text(StatusCode::OK, "ok"),
     );
-    let first = slowloris(server.addr);
-    let second = slowloris(server.addr);
+    // Two connections the server has certainly accepted: each has had an answer.
+    let keep_alive = |addr| {
+        let mut stream = connect(addr);
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .expect("send a GET");
+        assert_eq!(read_response(&mut stream).status, 200);
+        stream
+    };
+    let first = keep_alive(server.addr);
+    let second = keep_alive(server.addr);
     // The third from 127.0.0.1 is closed as soon as it is accepted.
     let mut third = connect(server.addr);
     let _ = third.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -282,4 +291,121 @@ fn r9_a_reader_below_the_minimum_rate_is_cut() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(got < BIG, "the whole response arrived at {got} bytes");
+}
+
+/// Echoes what it read of the body through `body_reader` (length and a checksum), and
+/// whether `body()` agrees.
+fn streaming_handler(request: &Request) -> Response {
+    let mut reader = request.body_reader();
+    let mut buf = [0u8; 8192];
+    let (mut len, mut sum) = (0u64, 0u64);
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                len += n as u64;
+                sum = buf[..n]
+                    .iter()
+                    .fold(sum, |s, &b| s.wrapping_add(u64::from(b)));
+            }
+            Err(e) => return Response::text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
+    let whole = request.body().len() as u64 == len;
+    Response::text(StatusCode::OK, format!("{len} {sum} {whole}"))
+}
+
+fn post(addr: std::net::SocketAddr, body: &[u8]) -> support::HttpReply {
+    let mut stream = connect(addr);
+    stream
+        .write_all(
+            format!(
+                "POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .expect("send the head");
+    stream.write_all(body).expect("send the body");
+    read_response(&mut stream)
+}
+
+#[test]
+fn r9_a_large_body_is_spooled_not_held_in_memory() {
+    // 64 KiB of memory for bodies, spooled past 16 KiB: a 1 MiB upload only fits spooled.
+    let server = TestServer::start(
+        |b| {
+            b.max_body(4 << 20)
+                .max_body_memory(64 * 1024)
+                .spool_bodies_over(16 * 1024)
+        },
+        streaming_handler,
+    );
+    let body = support::pattern(1 << 20);
+    let sum = body.iter().fold(0u64, |s, &b| s.wrapping_add(u64::from(b)));
+    for _ in 0..3 {
+        let reply = post(server.addr, &body);
+        assert_eq!(reply.status, 200, "{}", reply.body_text());
+        assert_eq!(reply.body_text(), format!("{} {sum} true", body.len()));
+    }
+    // Small bodies stay in memory and read the same way.
+    let reply = post(server.addr, b"tiny");
+    assert_eq!(
+        reply.body_text(),
+        format!(
+            "4 {} true",
+            b"tiny".iter().map(|&b| u64::from(b)).sum::<u64>()
+        )
+    );
+}
+
+#[test]
+fn r9_bodies_in_memory_are_bounded_across_connections() {
+    // No spooling below 1 MiB, 100 KB of memory for all bodies: two 90 KB bodies received at
+    // the same time do not fit; the one that would pass the budget is refused.
+    let server = TestServer::start(
+        |b| {
+            b.max_body_memory(100_000)
+                .spool_bodies_over(1 << 20)
+                .body_timeout(Duration::from_secs(30))
+        },
+        streaming_handler,
+    );
+    let chunk = vec![b'x'; 60_000];
+    let open_body = |addr| {
+        let mut stream = connect(addr);
+        stream
+            .write_all(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 90000\r\n\r\n")
+            .expect("send the head");
+        stream.write_all(&chunk).expect("send half the body");
+        stream
+    };
+    let mut first = open_body(server.addr);
+    // The first half is held once the server has read it; the second connection's half then
+    // passes the budget.
+    let mut refused = None;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while refused.is_none() {
+        assert!(Instant::now() < deadline, "no body was refused");
+        let mut second = open_body(server.addr);
+        second
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("read timeout");
+        let mut buf = [0u8; 256];
+        if let Ok(n) = second.read(&mut buf)
+            && n > 0
+        {
+            refused = Some(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    let refused = refused.unwrap_or_default();
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(
+        refused.contains("too many request bodies in memory"),
+        "{refused}"
+    );
+    // The first, within the budget, completes.
+    first.write_all(&chunk[..30_000]).expect("send the rest");
+    let reply = read_response(&mut first);
+    assert_eq!(reply.status, 200, "{}", reply.body_text());
 }

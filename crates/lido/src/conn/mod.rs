@@ -4,6 +4,7 @@
 //! connection until the socket is ready again.
 
 mod read;
+pub(crate) mod spool;
 mod write;
 
 use std::fs::File;
@@ -65,7 +66,11 @@ enum State {
 #[derive(Debug)]
 struct BodyState {
     head: RequestHead,
+    /// The body so far, in memory (charged to the server's body budget)...
     body: Vec<u8>,
+    charge: spool::Charge,
+    /// ...or in a temporary file, once it outgrew the spool threshold.
+    spool: Option<spool::Spool>,
     decoder: BodyDecoder,
     /// When the body started (the head was complete): its whole-body deadline and minimum
     /// rate count from here.
@@ -108,6 +113,8 @@ pub(crate) struct Ctx {
     pub(crate) config: Config,
     /// Set once graceful shutdown began: responses carry `Connection: close`.
     pub(crate) draining: std::sync::atomic::AtomicBool,
+    /// Request body bytes held in memory across every connection.
+    pub(crate) body_budget: std::sync::Arc<spool::BodyBudget>,
     /// The engine's poller reports a connection that is already readable when it is parked
     /// (a one-shot re-arm does; edge-triggered readiness does not): after a response, the
     /// connection may park for the next request without trying a read first.

@@ -18,6 +18,16 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
 }
 
+/// What feeding input to a body did.
+pub(super) enum Fed {
+    /// All buffered input is in the body; more is needed.
+    More,
+    /// The body is complete (`Ready`), or refused (an error response is queued).
+    Changed,
+    /// The body must move to a file, which this thread may not do: a worker's job.
+    NeedsWorker,
+}
+
 /// `METHOD target HTTP/1.x` of a parsed head, for the access log.
 fn head_line(head: &RequestHead) -> String {
     let request = &head.request;
@@ -98,6 +108,8 @@ impl<S: Transport> Conn<S> {
         self.state = State::Body(Box::new(BodyState {
             head,
             body: Vec::new(),
+            charge: super::spool::Charge::new(&ctx.body_budget),
+            spool: None,
             decoder,
             started: now,
             received: 0,
@@ -112,8 +124,10 @@ impl<S: Transport> Conn<S> {
             Err(Wait::Write) => return Step::Park(Outcome::Write),
             Err(Wait::Read | Wait::Closed) => return Step::Park(Outcome::Close),
         }
-        if self.feed_body(ctx, now) {
-            return Step::Continue;
+        match self.feed_body(ctx, now, true) {
+            Fed::Changed => return Step::Continue,
+            Fed::NeedsWorker => unreachable!("invariant: a worker may spool"),
+            Fed::More => {}
         }
         match self.fill() {
             Ok(0) => Step::Park(Outcome::Close),
@@ -126,12 +140,15 @@ impl<S: Transport> Conn<S> {
         }
     }
 
-    /// Moves buffered input into the body. `true` if the state changed: the body is complete
-    /// (`Ready`) or invalid (an error response is queued).
-    pub(super) fn feed_body(&mut self, ctx: &Ctx, now: Instant) -> bool {
+    /// Moves buffered input into the body: in memory, charged to the server's body budget,
+    /// until it passes the spool threshold, then to a temporary file. `may_spool` is false on
+    /// a thread that serves the event loop, which never does file I/O: such a body is left to a
+    /// worker ([`Fed::NeedsWorker`]).
+    pub(super) fn feed_body(&mut self, ctx: &Ctx, now: Instant, may_spool: bool) -> Fed {
         let State::Body(state) = &mut self.state else {
-            return false;
+            return Fed::More;
         };
+        let before = state.body.len();
         let outcome = match &mut state.decoder {
             BodyDecoder::Length { remaining } => {
                 let take = usize::try_from(*remaining)
@@ -152,24 +169,56 @@ impl<S: Transport> Conn<S> {
             }
         };
         self.scanned = 0;
-        match outcome {
-            Ok(false) => false,
-            Ok(true) => {
-                if let State::Body(state) = std::mem::replace(&mut self.state, State::Head) {
-                    self.state = State::Ready(state);
-                }
-                true
+        let added = state.body.len() - before;
+        let mut refused = None;
+        if !state.charge.add(added) {
+            refused = Some((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many request bodies in memory".to_owned(),
+            ));
+        } else if state.body.len() > ctx.config.body_spool_threshold {
+            if !may_spool {
+                return Fed::NeedsWorker;
             }
-            Err(err) => {
-                tracing::debug!(error = %err, "rejected request body");
-                let line = match &self.state {
-                    State::Body(body) => Some(head_line(&body.head)),
-                    _ => None,
-                };
-                let _ = self.fail(err.status(), &err.to_string(), line.as_deref(), ctx, now);
-                true
+            let spooled = match state.spool.as_mut() {
+                Some(spool) => spool.write(&state.body),
+                None => super::spool::Spool::create().and_then(|mut spool| {
+                    spool.write(&state.body)?;
+                    state.spool = Some(spool);
+                    Ok(())
+                }),
+            };
+            state.body.clear();
+            state.charge.clear();
+            if let Err(err) = spooled {
+                tracing::error!(error = %err, "cannot spool a request body to a file");
+                refused = Some((
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the request body could not be stored".to_owned(),
+                ));
             }
         }
+        let failed = match (refused, outcome) {
+            (Some(refusal), _) => Some(refusal),
+            (None, Err(err)) => {
+                tracing::debug!(error = %err, "rejected request body");
+                Some((err.status(), err.to_string()))
+            }
+            (None, Ok(false)) => return Fed::More,
+            (None, Ok(true)) => None,
+        };
+        if let Some((status, reason)) = failed {
+            let line = match &self.state {
+                State::Body(body) => Some(head_line(&body.head)),
+                _ => None,
+            };
+            let _ = self.fail(status, &reason, line.as_deref(), ctx, now);
+            return Fed::Changed;
+        }
+        if let State::Body(state) = std::mem::replace(&mut self.state, State::Head) {
+            self.state = State::Ready(state);
+        }
+        Fed::Changed
     }
 
     /// Called on the reactor thread when the socket is readable: reads what is there and says
@@ -186,11 +235,10 @@ impl<S: Transport> Conn<S> {
                         }
                     }
                 }
-                State::Body(_) => {
-                    if self.feed_body(ctx, now) {
-                        return Outcome::Work;
-                    }
-                }
+                State::Body(_) => match self.feed_body(ctx, now, false) {
+                    Fed::Changed | Fed::NeedsWorker => return Outcome::Work,
+                    Fed::More => {}
+                },
                 State::Ready(_) => return Outcome::Work,
                 State::Write => return Outcome::Write,
                 State::Linger { .. } | State::Closed => {

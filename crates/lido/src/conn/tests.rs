@@ -99,6 +99,9 @@ fn ctx_with(config: Config) -> Ctx {
         config,
         draining: AtomicBool::new(false),
         rearm_reports_ready: false,
+        body_budget: std::sync::Arc::new(super::spool::BodyBudget::new(
+            crate::DEFAULT_MAX_BODY_MEMORY,
+        )),
     }
 }
 
@@ -368,6 +371,9 @@ fn a_file_that_shrinks_closes_the_connection() {
         config: Config::default(),
         draining: AtomicBool::new(false),
         rearm_reports_ready: false,
+        body_budget: std::sync::Arc::new(super::spool::BodyBudget::new(
+            crate::DEFAULT_MAX_BODY_MEMORY,
+        )),
     };
     let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(GET), R::Block]), now);
     assert_eq!(conn.on_readable(&ctx, now), Outcome::Work);

@@ -23,8 +23,31 @@ impl<S: Transport> Conn<S> {
     pub(super) fn run_ready(&mut self, ctx: &Ctx) -> Step {
         match std::mem::replace(&mut self.state, State::Head) {
             State::Ready(state) => {
-                let BodyState { head, body, .. } = *state;
-                self.respond(head, body, ctx)
+                let BodyState {
+                    head,
+                    body,
+                    mut charge,
+                    spool,
+                    ..
+                } = *state;
+                // Handed to the handler: no longer the engine's to account for.
+                charge.clear();
+                match spool {
+                    Some(mut spool) => match spool.write(&body) {
+                        Ok(()) => self.respond_spooled(head, spool, ctx),
+                        Err(err) => {
+                            tracing::error!(error = %err, "cannot spool a request body to a file");
+                            self.fail(
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                "the request body could not be stored",
+                                None,
+                                ctx,
+                                Instant::now(),
+                            )
+                        }
+                    },
+                    None => self.respond(head, body, ctx),
+                }
             }
             other => {
                 self.state = other;
@@ -45,6 +68,25 @@ impl<S: Transport> Conn<S> {
             Some(handler.handle(request))
         });
         // `handle` always answers.
+        answered.unwrap_or(Step::Park(Outcome::Close))
+    }
+
+    /// Runs the handler for a request whose body waits in a temporary file.
+    fn respond_spooled(
+        &mut self,
+        head: RequestHead,
+        spool: super::spool::Spool,
+        ctx: &Ctx,
+    ) -> Step {
+        let RequestHead {
+            mut request,
+            keep_alive,
+            ..
+        } = head;
+        request.set_spooled_body(spool.finish());
+        let answered = self.answer(&request, Some(keep_alive), ctx, |handler, request| {
+            Some(handler.handle(request))
+        });
         answered.unwrap_or(Step::Park(Outcome::Close))
     }
 

@@ -58,19 +58,10 @@ impl Representation {
 
     /// The same file, unchanged: device, inode, length and modification time.
     fn same_as(&self, other: &Representation) -> bool {
-        identity(&self.meta) == identity(&other.meta)
+        super::resolve::same_file(&self.meta, &other.meta)
+            && (self.meta.len(), self.meta.modified().ok())
+                == (other.meta.len(), other.meta.modified().ok())
     }
-}
-
-#[cfg(unix)]
-fn identity(meta: &Metadata) -> (u64, u64, u64, Option<std::time::SystemTime>) {
-    use std::os::unix::fs::MetadataExt;
-    (meta.dev(), meta.ino(), meta.len(), meta.modified().ok())
-}
-
-#[cfg(not(unix))]
-fn identity(meta: &Metadata) -> (u64, u64, u64, Option<std::time::SystemTime>) {
-    (0, 0, meta.len(), meta.modified().ok())
 }
 
 /// What a request path resolved to: a regular file and its precompressed siblings.

@@ -64,8 +64,9 @@ pub struct StaticFiles {
 
 /// What a request path names, once resolved.
 enum Located {
-    /// A regular file to send (the path itself, or a directory's `index.html`).
-    File(PathBuf),
+    /// A regular file to send (the path itself, or a directory's `index.html`), and what
+    /// the confinement walk found there.
+    File(PathBuf, std::fs::Metadata),
     /// Anything else, answered at once: a listing, a redirect, an error.
     Other(Response),
 }
@@ -249,7 +250,7 @@ impl StaticFiles {
             Lookup::Miss => None,
         };
         let loaded = match self.locate(request) {
-            Located::File(path) => self.load(&path),
+            Located::File(path, checked) => self.load(&path, &checked),
             Located::Other(response) => {
                 if stale.is_some() {
                     self.cache.remove(key);
@@ -282,7 +283,7 @@ impl StaticFiles {
                 Err(ResolveError::NotFound) => return Located::Other(self.not_found(request)),
             };
         if !meta.is_dir() {
-            return Located::File(path);
+            return Located::File(path, meta);
         }
         if !request.path().ends_with('/') {
             // A 301 is cached as long as a cache likes unless told otherwise, and the
@@ -292,7 +293,7 @@ impl StaticFiles {
             );
         }
         match resolve::confine(&self.root, &path.join("index.html"), self.policy) {
-            Ok((index, meta)) if meta.is_file() => Located::File(index),
+            Ok((index, meta)) if meta.is_file() => Located::File(index, meta),
             _ if self.listing => Located::Other(self.list(request, &path)),
             _ => Located::Other(plain(StatusCode::FORBIDDEN, "directory listing is off\n")),
         }
@@ -300,15 +301,16 @@ impl StaticFiles {
 
     /// Opens the regular file at `path` and its precompressed siblings (`.br`, `.gz`, under
     /// the same confinement); small files are read into memory when the cache is on.
-    fn load(&self, path: &Path) -> Option<Entry> {
-        let identity = self.represent(path)?;
+    fn load(&self, path: &Path, checked: &std::fs::Metadata) -> Option<Entry> {
+        let identity = self.represent(path, checked)?;
         let mut siblings = Vec::new();
         for (coding, suffix) in encoding::SIBLINGS {
             let mut sibling = path.as_os_str().to_owned();
             sibling.push(".");
             sibling.push(suffix);
-            if let Ok((sibling, _)) = resolve::confine(&self.root, Path::new(&sibling), self.policy)
-                && let Some(representation) = self.represent(&sibling)
+            if let Ok((sibling, checked)) =
+                resolve::confine(&self.root, Path::new(&sibling), self.policy)
+                && let Some(representation) = self.represent(&sibling, &checked)
             {
                 siblings.push((coding, representation));
             }
@@ -316,8 +318,10 @@ impl StaticFiles {
         Some(Entry::new(content_type(path), identity, siblings))
     }
 
-    fn represent(&self, path: &Path) -> Option<Representation> {
-        let (file, meta) = resolve::open_regular(path).ok()?;
+    /// Opens `path`, which the confinement walk found as `checked` (and refuses another file
+    /// found there now: see [`resolve::open_confined`]).
+    fn represent(&self, path: &Path, checked: &std::fs::Metadata) -> Option<Representation> {
+        let (file, meta) = resolve::open_confined(path, checked).ok()?;
         let len = meta.len();
         if self.cache.enabled() && len <= MAX_INLINE {
             let mut bytes = vec![0u8; len as usize];
@@ -422,7 +426,7 @@ impl StaticFiles {
             && let Ok((index, meta)) =
                 resolve::confine(&self.root, &self.root.join("index.html"), self.policy)
             && meta.is_file()
-            && let Some(entry) = self.load(&index)
+            && let Some(entry) = self.load(&index, &meta)
         {
             return self.send(request, &entry);
         }

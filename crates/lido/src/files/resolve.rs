@@ -181,6 +181,34 @@ fn walk_plain(root: &Path, candidate: &Path) -> Walk {
     }
 }
 
+/// The file a path named, as far as a check and an open can tell: device and inode (and, where
+/// those are unknown, length and modification time).
+#[cfg(unix)]
+pub(crate) fn same_file(a: &Metadata, b: &Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+pub(crate) fn same_file(a: &Metadata, b: &Metadata) -> bool {
+    (a.len(), a.modified().ok()) == (b.len(), b.modified().ok())
+}
+
+/// Opens the regular file at `path` that [`confine`] checked and found as `checked`, and makes
+/// sure it is that file: a component swapped for a symlink between the check and the open
+/// (a race an attacker with write access inside the root could run) would open another file,
+/// which is refused here instead of served.
+pub(crate) fn open_confined(path: &Path, checked: &Metadata) -> io::Result<(File, Metadata)> {
+    let (file, meta) = open_regular(path)?;
+    if !same_file(checked, &meta) {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "the path changed between its check and its opening",
+        ));
+    }
+    Ok((file, meta))
+}
+
 /// Opens a regular file without ever blocking: with `O_NONBLOCK`, so that a file swapped for a
 /// FIFO after the checks cannot hang a worker, and checks what was opened.
 pub(crate) fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
@@ -285,6 +313,20 @@ mod tests {
         }
         assert_eq!(resolve(root, "/dir/.", p), Ok(root.join("dir")));
         assert_eq!(resolve(root, "/dir/./", p), Ok(root.join("dir")));
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn r9_a_file_swapped_for_a_symlink_after_the_check_is_not_opened() {
+        let t = tree("swap");
+        let (root, p) = (&t.root, Policy::default());
+        let (path, checked) = confine(root, &root.join("dir/file.txt"), p).unwrap();
+        assert!(open_confined(&path, &checked).is_ok());
+        // The race, played slowly: the checked file is replaced by a link to outside.
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(t.base.join("outside.txt"), &path).unwrap();
+        let err = open_confined(&path, &checked).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod body;
 mod date;
 mod parse;
 mod request;
+mod request_body;
 mod response;
 
 pub use body::{BodyError, BodyFraming, ChunkedDecoder, Decoded, MAX_CHUNK_LINE};
@@ -34,4 +35,6 @@ pub use parse::{
 };
 pub(crate) use parse::{is_percent_encoded_well, parse_decimal};
 pub use request::{Method, Request, Version};
+pub use request_body::BodyReader;
+pub(crate) use request_body::Spooled;
 pub use response::{Body, BodyPart, Response, StatusCode};

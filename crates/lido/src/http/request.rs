@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::parse::{ParseError, split_target};
+use super::request_body::{BodyData, BodyReader, Spooled};
 
 /// A request method that lido understands (RFC 9110 section 9).
 ///
@@ -183,7 +184,7 @@ pub struct Request {
     path: String,
     query: Option<String>,
     headers: Vec<(String, Vec<u8>)>,
-    body: Vec<u8>,
+    body: BodyData,
 }
 
 impl Request {
@@ -235,7 +236,7 @@ impl Request {
             path,
             query,
             headers,
-            body: Vec::new(),
+            body: BodyData::default(),
         }
     }
 
@@ -295,7 +296,12 @@ impl Request {
 
     /// Replaces the body; used by the connection engine once the body has been read.
     pub(crate) fn set_body(&mut self, body: Vec<u8>) {
-        self.body = body;
+        self.body = BodyData::Memory(body);
+    }
+
+    /// Attaches a body the engine spooled to a file.
+    pub(crate) fn set_spooled_body(&mut self, body: std::sync::Arc<dyn Spooled>) {
+        self.body = BodyData::spooled(body);
     }
 
     /// The request method.
@@ -433,7 +439,12 @@ impl Request {
             .map(|(name, value)| (name.as_str(), value.as_slice()))
     }
 
-    /// The request body; empty until the connection engine has read it.
+    /// The request body, whole, in memory; empty until the connection engine has read it.
+    ///
+    /// A body larger than the spool threshold (see
+    /// [`ServerBuilder::spool_bodies_over`](crate::ServerBuilder::spool_bodies_over)) waits in
+    /// a temporary file and is read into memory by the first call; to handle a large upload
+    /// without holding it in memory, read it with [`Request::body_reader`] instead.
     ///
     /// # Examples
     ///
@@ -444,7 +455,44 @@ impl Request {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn body(&self) -> &[u8] {
-        &self.body
+        self.body.bytes()
+    }
+
+    /// The body's length in bytes, wherever it is held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request};
+    ///
+    /// let request = Request::new(Method::Post, "/")?.with_body(vec![0; 3]);
+    /// assert_eq!(request.body_len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn body_len(&self) -> u64 {
+        self.body.len()
+    }
+
+    /// Reads the body as a stream from its start: from memory, or from the temporary file a
+    /// large body was spooled to, without loading it whole.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use lido::http::{Method, Request};
+    ///
+    /// let request = Request::new(Method::Post, "/")?.with_body(b"abc".to_vec());
+    /// let mut first = [0u8; 2];
+    /// request.body_reader().read_exact(&mut first)?;
+    /// assert_eq!(&first, b"ab");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn body_reader(&self) -> BodyReader<'_> {
+        BodyReader {
+            body: &self.body,
+            position: 0,
+        }
     }
 }
 
