@@ -1658,3 +1658,23 @@ fn r9_sixteen_whole_file_ranges_send_the_file_once() {
         Some(Some(reply.body.len()))
     );
 }
+
+#[test]
+fn r9_wrong_answers_fixed() {
+    let tree = Tree::new("wrong-answers");
+    tree.write("a.txt", "a");
+    let server = tree.serve(|f| f);
+    // A trailing slash or dot names a directory, never a file.
+    assert_eq!(get(server.addr, "/a.txt/").status, 404);
+    assert_eq!(get(server.addr, "/a.txt/.").status, 404);
+    assert_eq!(get(server.addr, "/a.txt").status, 200);
+    // Undecodable percent-encodings and impossible ports are bad requests.
+    for target in ["/%zz", "/%", "/a%2"] {
+        assert_eq!(parse_status(&raw_get(server.addr, target)), 400, "{target}");
+    }
+    let reply = raw(
+        server.addr,
+        b"GET /a.txt HTTP/1.1\r\nHost: a:99999\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(parse_status(&reply), 400, "{reply}");
+}
