@@ -278,9 +278,12 @@ impl ServerBuilder {
         self
     }
 
-    /// Sets a function called on the worker for every response, with what an access log
-    /// needs (see [`Exchange`]). By default there is none. It runs before the response is
-    /// written, so it should be quick (buffer, do not block on the network).
+    /// Sets a function called for every response, with what an access log needs (see
+    /// [`Exchange`]). By default there is none. It runs before the response is written: on the
+    /// worker for a handler's response, and for a response the engine makes itself (a `400`,
+    /// a `408`, a `503` while every worker is busy) possibly on the engine's own event thread.
+    /// So it must be quick and must never block: queue the line and write it elsewhere, as the
+    /// `lido` binary's access log does.
     ///
     /// # Examples
     ///

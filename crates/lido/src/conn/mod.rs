@@ -26,6 +26,10 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Requests served in one dispatch before the connection goes to the back of the queue, so a
 /// pipelining client cannot hold a worker.
 const MAX_REQUESTS_PER_DISPATCH: u32 = 16;
+/// Bytes read or written in one dispatch before the connection goes to the back of the queue,
+/// so a fast client downloading (or uploading) gigabytes cannot hold a worker for the whole
+/// transfer.
+const MAX_BYTES_PER_DISPATCH: u64 = 8 * 1024 * 1024;
 /// Bytes of a file body sent per `send_file` call.
 const FILE_CHUNK: usize = 1024 * 1024;
 /// Input discarded while lingering after an error response before giving up.
@@ -167,6 +171,8 @@ pub(crate) struct Conn<S> {
     /// minimum send rate counts from there.
     write_started: Instant,
     sent: u64,
+    /// Bytes moved in the current dispatch (see [`MAX_BYTES_PER_DISPATCH`]).
+    turn_bytes: u64,
 }
 
 impl<S: Transport> Conn<S> {
@@ -188,6 +194,7 @@ impl<S: Transport> Conn<S> {
             drained: false,
             write_started: now,
             sent: 0,
+            turn_bytes: 0,
         }
     }
 
@@ -290,6 +297,23 @@ impl<S: Transport> Conn<S> {
         self.peer
     }
 
+    /// Waited too long for a free worker with a complete request (or a response to finish):
+    /// answer `503` if no response was started, then close. One non-blocking write.
+    pub(crate) fn on_queue_timeout(&mut self) {
+        if !self.is_writing() {
+            self.out.clear();
+            self.out_pos = 0;
+            self.push_response(
+                error_response(StatusCode::SERVICE_UNAVAILABLE, Some("the server is busy")),
+                Version::Http11,
+                false,
+                false,
+            );
+            let _ = self.stream.write(&self.out);
+        }
+        self.state = State::Closed;
+    }
+
     /// The deadline passed: answer `408` if a request was under way, then close.
     pub(crate) fn on_timeout(&mut self) {
         if matches!(self.state, State::Head | State::Body(_) | State::Ready(_)) && self.head_started
@@ -371,7 +395,14 @@ impl<S: Transport> Conn<S> {
     /// Makes all the progress possible without blocking.
     pub(crate) fn drive(&mut self, ctx: &Ctx, now: Instant) -> Outcome {
         let mut budget = MAX_REQUESTS_PER_DISPATCH;
+        self.turn_bytes = 0;
         loop {
+            if self.turn_bytes >= MAX_BYTES_PER_DISPATCH
+                && matches!(self.state, State::Body(_) | State::Write)
+            {
+                // A long transfer: to the back of the queue, other connections first.
+                return Outcome::Work;
+            }
             let step = match self.state {
                 State::Head => self.read_head(ctx, now),
                 State::Body(_) => self.read_body(ctx, now),

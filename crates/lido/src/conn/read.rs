@@ -313,6 +313,7 @@ impl<S: Transport> Conn<S> {
                 Ok(n) => {
                     // A read that did not fill the scratch buffer emptied the socket.
                     self.drained = n < READ_CHUNK;
+                    self.turn_bytes += n as u64;
                     return Ok(n);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}

@@ -473,3 +473,49 @@ mod split_invariance {
         }
     }
 }
+
+#[test]
+fn r9_a_long_download_yields_its_worker_every_few_megabytes() {
+    const BIG: u64 = 32 * 1024 * 1024;
+    let now = Instant::now();
+    let path = std::env::temp_dir().join(format!("lido-conn-yield-{}", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(BIG).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let ctx = Ctx {
+        on_response: None,
+        handler: Box::new(move |_: &Request| {
+            let file = file.try_clone().unwrap();
+            Response::new(StatusCode::OK).with_body(Body::file(file, 0, BIG))
+        }),
+        config: Config::default(),
+        draining: AtomicBool::new(false),
+        rearm_reports_ready: false,
+        body_budget: std::sync::Arc::new(super::spool::BodyBudget::new(
+            crate::DEFAULT_MAX_BODY_MEMORY,
+        )),
+    };
+    // A client that takes everything at once: the socket never fills.
+    let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(GET), R::Block]), now);
+    assert_eq!(conn.on_readable(&ctx, now), Outcome::Work);
+    let (mut turns, mut before) = (0, 0u64);
+    loop {
+        turns += 1;
+        let outcome = conn.drive(&ctx, now);
+        let sent = conn.stream_mut().written.len() as u64;
+        // No turn moves more than MAX_BYTES_PER_DISPATCH (and the head).
+        assert!(
+            sent - before <= super::MAX_BYTES_PER_DISPATCH + 1024,
+            "turn {turns} sent {} bytes",
+            sent - before
+        );
+        before = sent;
+        if outcome != Outcome::Work {
+            assert!(sent > BIG, "finished with {sent} bytes");
+            break;
+        }
+        assert!(turns < 100, "never finished");
+    }
+    assert!(turns >= 4, "{turns} turns for 32 MiB");
+    std::fs::remove_file(&path).unwrap();
+}

@@ -288,7 +288,11 @@ impl<S: Transport> Conn<S> {
                         body.offset += n as u64;
                         body.remaining -= n as u64;
                         self.sent += n as u64;
+                        self.turn_bytes += n as u64;
                         self.since = Instant::now();
+                        if self.turn_bytes >= super::MAX_BYTES_PER_DISPATCH {
+                            return Step::Continue; // `drive` sends it to the back of the queue
+                        }
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
                         return Step::Park(Outcome::Write);
@@ -404,6 +408,7 @@ impl<S: Transport> Conn<S> {
                 Ok(n) => {
                     self.out_pos += n;
                     self.sent += n as u64;
+                    self.turn_bytes += n as u64;
                     self.since = Instant::now();
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Err(Wait::Write),

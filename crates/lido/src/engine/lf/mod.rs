@@ -64,6 +64,8 @@ pub(crate) struct Shared {
     /// Read-locked to accept (by any number of threads at once), write-locked once to close.
     listener: RwLock<Option<TcpListener>>,
     accepting: AtomicU8,
+    /// Serialises changes to the listener's registration (see `worker::sync_listener`).
+    listener_sync: Mutex<()>,
     /// Complete requests read by the watch while every worker was busy, for the next free
     /// worker; when full, new requests get `503`.
     overflow: ArrayQueue<Token>,
@@ -104,6 +106,16 @@ impl Shared {
     }
 }
 
+/// Tells the workers to leave when dropped.
+struct ExitOnDrop<'a>(&'a Shared);
+
+impl Drop for ExitOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.exit.store(true, Ordering::SeqCst);
+        self.0.stop_signal.raise();
+    }
+}
+
 /// The engine: built by the server, run on its thread (which becomes the watch), with the
 /// workers on `pool`.
 #[derive(Debug)]
@@ -141,6 +153,7 @@ impl Engine {
             table,
             listener: RwLock::new(Some(listener)),
             accepting: AtomicU8::new(ACCEPT_OPEN),
+            listener_sync: Mutex::new(()),
             overflow: ArrayQueue::new(queue_capacity.max(1)),
             nudge,
             stop_signal,
@@ -176,10 +189,9 @@ impl Engine {
                 return Err(io::Error::other("the worker pool is shut down"));
             }
         }
-        let result = watch::run(&self.shared);
-        // Whatever happened, let the workers go.
-        self.shared.exit.store(true, Ordering::SeqCst);
-        self.shared.stop_signal.raise();
-        result
+        // Whatever happens to the watch, even a panic, the workers are let go: otherwise the
+        // pool's shutdown would wait for loops that never end.
+        let _exit = ExitOnDrop(&self.shared);
+        watch::run(&self.shared)
     }
 }

@@ -7,7 +7,7 @@
 //! watch thread's sweeps, which only `try_lock`.
 
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 use crossbeam_queue::ArrayQueue;
@@ -45,6 +45,8 @@ pub(crate) struct Slot {
     pub(crate) want: Outcome,
     /// When the current wait expires (valid while parked).
     pub(crate) deadline: Instant,
+    /// Waiting in the overflow queue for a free worker (not armed with the poller).
+    pub(crate) queued: bool,
 }
 
 impl Slot {
@@ -54,9 +56,18 @@ impl Slot {
     }
 }
 
+/// A slot and, outside its lock, the generation it holds now: a stale event is recognised
+/// without taking the lock (which may be held for a whole handler by the connection that
+/// reused the slot).
+#[derive(Debug)]
+struct Cell {
+    generation: AtomicU32,
+    slot: Mutex<Slot>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Table {
-    slots: Box<[Mutex<Slot>]>,
+    slots: Box<[Cell]>,
     /// Free slot indexes (lock-free: accepting and closing threads never wait for each other).
     free: ArrayQueue<u32>,
     open: AtomicUsize,
@@ -91,14 +102,16 @@ impl Table {
     pub(crate) fn new(capacity: usize, peers: PeerLimit, now: Instant) -> Self {
         let capacity = capacity.clamp(1, FIRST_SPECIAL as usize & u32::MAX as usize);
         let slots = (0..capacity)
-            .map(|_| {
-                Mutex::new(Slot {
+            .map(|_| Cell {
+                generation: AtomicU32::new(0),
+                slot: Mutex::new(Slot {
                     generation: 0,
                     conn: None,
                     registered: false,
                     want: Outcome::Read,
                     deadline: now,
-                })
+                    queued: false,
+                }),
             })
             .collect();
         let free = ArrayQueue::new(capacity);
@@ -149,12 +162,20 @@ impl Table {
             tracing::debug!(peer = ?conn.peer(), "too many connections from one address");
             return None;
         }
-        // A reservation guarantees a free index: at most `capacity` are reserved or open.
-        let index = self.free.pop()? as usize;
-        let mut slot = lock(&self.slots[index]);
+        // A reservation guarantees a free index: `remove` frees the index before it frees the
+        // place, so at most `capacity` places are reserved or open while fewer indexes are out.
+        let Some(index) = self.free.pop() else {
+            tracing::error!("no free slot for a reserved place; refusing the connection");
+            self.unreserve();
+            self.peers.release(conn.peer());
+            return None;
+        };
+        let index = index as usize;
+        let mut slot = lock(&self.slots[index].slot);
         slot.conn = Some(conn);
         slot.registered = false;
         slot.want = Outcome::Read;
+        slot.queued = false;
         Some(Held { index, slot })
     }
 
@@ -175,6 +196,10 @@ impl Table {
             range
                 .filter_map(|index| {
                     let held = self.try_get(index)?;
+                    // A complete request waiting in the overflow queue is in progress.
+                    if held.slot.queued || held.slot.want == Outcome::Work {
+                        return None;
+                    }
                     let rank = held.slot.conn.as_ref()?.eviction_rank()?;
                     Some((rank, index))
                 })
@@ -184,39 +209,69 @@ impl Table {
         let (_, index) = sampled.or_else(|| best(&mut (0..len)))?;
         // Still there and still evictable (it may have moved on since the look).
         let held = self.try_get(index)?;
+        if held.slot.queued || held.slot.want == Outcome::Work {
+            return None;
+        }
         held.slot.conn.as_ref()?.eviction_rank()?;
         Some(held)
     }
 
-    /// Locks the slot `token` names, if it still holds that connection. A slot whose last turn
-    /// panicked is closed here and reported as gone.
+    /// Locks the slot `token` names, if it still holds that connection. A stale token (the
+    /// connection closed, its slot perhaps reused) is dropped without waiting for the slot's
+    /// lock. A slot whose last turn panicked is closed here and reported as gone.
     pub(crate) fn get(&self, token: Token) -> Option<Held<'_>> {
         let index = index_of(token);
         let cell = self.slots.get(index)?;
-        let slot = match cell.lock() {
+        let generation = generation_of(token);
+        if cell.generation.load(Ordering::Acquire) != generation {
+            return None;
+        }
+        let slot = match cell.slot.try_lock() {
             Ok(slot) => slot,
-            Err(poisoned) => {
-                cell.clear_poison();
-                let mut held = Held {
-                    index,
-                    slot: poisoned.into_inner(),
-                };
-                if held.slot.conn.is_some() {
-                    tracing::error!("a connection's turn panicked; closing it");
-                    drop(self.remove(&mut held));
+            Err(TryLockError::WouldBlock) => {
+                // Held: by the thread that armed it (for a moment), or by a newer connection
+                // in a reused slot (perhaps for a long handler). Wait only in the first case.
+                if cell.generation.load(Ordering::Acquire) != generation {
+                    return None;
                 }
-                return None;
+                match cell.slot.lock() {
+                    Ok(slot) => slot,
+                    Err(poisoned) => return self.discard_poisoned(index, poisoned.into_inner()),
+                }
+            }
+            Err(TryLockError::Poisoned(poisoned)) => {
+                return self.discard_poisoned(index, poisoned.into_inner());
             }
         };
-        (slot.generation == generation_of(token) && slot.conn.is_some())
-            .then_some(Held { index, slot })
+        (slot.generation == generation && slot.conn.is_some()).then_some(Held { index, slot })
     }
 
-    /// Locks slot `index` if no thread holds it and it has a connection (for sweeps).
+    /// A slot whose holder panicked: its connection is closed (the state cannot be trusted)
+    /// and the slot made usable again.
+    fn discard_poisoned<'a>(
+        &'a self,
+        index: usize,
+        slot: MutexGuard<'a, Slot>,
+    ) -> Option<Held<'a>> {
+        self.slots[index].slot.clear_poison();
+        let mut held = Held { index, slot };
+        if held.slot.conn.is_some() {
+            tracing::error!("a connection's turn panicked; closing it");
+            drop(self.remove(&mut held));
+        }
+        None
+    }
+
+    /// Locks slot `index` if no thread holds it and it has a connection (for sweeps). A
+    /// poisoned slot is cleaned up here, so none is stranded.
     pub(crate) fn try_get(&self, index: usize) -> Option<Held<'_>> {
-        let slot = match self.slots.get(index)?.try_lock() {
+        let cell = self.slots.get(index)?;
+        let slot = match cell.slot.try_lock() {
             Ok(slot) => slot,
-            Err(TryLockError::WouldBlock | TryLockError::Poisoned(_)) => return None,
+            Err(TryLockError::WouldBlock) => return None,
+            Err(TryLockError::Poisoned(poisoned)) => {
+                return self.discard_poisoned(index, poisoned.into_inner());
+            }
         };
         slot.conn.is_some().then_some(Held { index, slot })
     }
@@ -227,11 +282,15 @@ impl Table {
     pub(crate) fn remove(&self, held: &mut Held<'_>) -> Option<Box<Conn<TcpStream>>> {
         let conn = held.slot.conn.take()?;
         held.slot.generation = held.slot.generation.wrapping_add(1);
+        self.slots[held.index]
+            .generation
+            .store(held.slot.generation, Ordering::Release);
         held.slot.registered = false;
+        // The index goes back before the place does: a thread that reserves the place then
+        // always finds an index (see `insert`). Cannot fail: at most `capacity` indexes exist.
+        let _ = self.free.push(held.index as u32);
         self.open.fetch_sub(1, Ordering::SeqCst);
         self.peers.release(conn.peer());
-        // Cannot fail: at most `capacity` indexes exist.
-        let _ = self.free.push(held.index as u32);
         Some(conn)
     }
 }
@@ -239,6 +298,54 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reserving, inserting and removing from many threads at once on a tiny table: no place,
+    /// index or per-address count is ever lost or doubled.
+    #[test]
+    fn r9_places_indexes_and_addresses_balance_under_contention() {
+        use std::sync::Arc;
+        const CAPACITY: usize = 4;
+        let table = Arc::new(Table::new(
+            CAPACITY,
+            PeerLimit::new(Some(CAPACITY)),
+            Instant::now(),
+        ));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let table = Arc::clone(&table);
+                std::thread::spawn(move || {
+                    let peer: std::net::SocketAddr = "192.0.2.7:9".parse().unwrap();
+                    let mut inserted = 0;
+                    for _ in 0..20_000 {
+                        if !table.reserve() {
+                            continue;
+                        }
+                        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                        let stream =
+                            std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+                        let conn = Box::new(Conn::new(stream, Some(peer), Instant::now()));
+                        if let Some(mut held) = table.insert(conn) {
+                            inserted += 1;
+                            assert!(table.remove(&mut held).is_some());
+                        }
+                        if inserted > 200 {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(table.open(), 0);
+        assert_eq!(table.free.len(), CAPACITY);
+        // Every place can be taken again, and the address is not counted as still open.
+        for _ in 0..CAPACITY {
+            assert!(table.reserve());
+        }
+        assert!(!table.reserve());
+    }
 
     #[test]
     fn tokens_round_trip() {

@@ -119,7 +119,11 @@ impl Watch<'_> {
             self.next_sweep = now + self.tick;
         }
         let shared = self.shared;
-        match shared.accepting.load(Ordering::SeqCst) {
+        let accepting = shared.accepting.load(Ordering::SeqCst);
+        if accepting != ACCEPT_BACKOFF {
+            self.backoff_until = None;
+        }
+        match accepting {
             ACCEPT_BACKOFF => match self.backoff_until {
                 None => self.backoff_until = Some(now + ACCEPT_PAUSE),
                 Some(until) if now >= until => {
@@ -168,7 +172,11 @@ impl Watch<'_> {
             };
             let expired = slot.deadline <= now;
             if expired || (draining && conn.is_idle()) {
-                if expired {
+                if expired && slot.queued {
+                    // Waited in the overflow queue for a worker that never came free.
+                    tracing::debug!("no worker came free in time; answering 503");
+                    conn.on_queue_timeout();
+                } else if expired {
                     tracing::debug!("connection timed out");
                     conn.on_timeout();
                 }
@@ -252,25 +260,29 @@ impl Watch<'_> {
             other => other,
         };
         match outcome {
-            Outcome::Work => {
-                slot.want = Outcome::Work;
+            // A complete request, or a response being written (which a worker finishes: file
+            // I/O stays off this thread): queued for the next free worker, disarmed meanwhile,
+            // for at most the head timeout.
+            Outcome::Work | Outcome::Write => {
+                slot.want = outcome;
                 if shared.overflow.push(token).is_ok() {
-                    // Disarmed until a worker takes it from the queue. Pairs with the worker's
-                    // announcement before it waits: either it sees the queue, or we see it.
+                    slot.queued = true;
+                    slot.deadline = now + shared.ctx.config.head_timeout;
+                    // Pairs with the worker's announcement before it waits: either it sees the
+                    // queue, or we see it waiting.
                     if shared.any_worker_waiting() {
                         shared.nudge.raise();
                     }
                     return;
                 }
+                if outcome == Outcome::Write {
+                    // Queue full: re-armed when shedding ends.
+                    deferred.push(token);
+                    return;
+                }
                 tracing::debug!("queue for workers full; shedding a request with 503");
                 let outcome = conn.shed(&shared.ctx, now);
                 settle(shared, &mut held, outcome);
-            }
-            // A response is being written: a worker finishes it (file I/O stays off this
-            // thread).
-            Outcome::Write => {
-                slot.want = Outcome::Write;
-                deferred.push(token);
             }
             Outcome::Read | Outcome::Close => settle(shared, &mut held, outcome),
         }

@@ -31,6 +31,10 @@ pub(super) fn run(shared: &Shared, me: usize) {
     let mut raw = Vec::with_capacity(EVENTS_PER_WAIT);
     loop {
         while let Some(token) = shared.overflow.pop() {
+            // More queued: wake another worker for it (one nudge wakes one worker).
+            if !shared.overflow.is_empty() {
+                shared.nudge.raise();
+            }
             serve_guarded(shared, token);
         }
         if shared.exit.load(Ordering::Acquire) {
@@ -87,6 +91,7 @@ pub(super) fn serve(shared: &Shared, token: Token) {
     let Some(mut held) = shared.table.get(token) else {
         return; // closed meanwhile (timed out, drained): a stale event
     };
+    held.slot.queued = false;
     let now = Instant::now();
     let Some(conn) = held.slot.conn.as_mut() else {
         return;
@@ -135,16 +140,33 @@ pub(super) fn close(shared: &Shared, held: &mut Held<'_>) {
     }
 }
 
-/// Makes the listener report connections again after a pause.
+/// Makes the listener report connections again after a pause (if accepting is open).
 pub(super) fn resume_listener(shared: &Shared) {
     let listener = shared
         .listener
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(listener) = listener.as_ref()
-        && let Err(err) = shared.poller.resume(listener, LISTENER)
-    {
-        tracing::error!(error = %err, "could not resume the listener");
+    if let Some(listener) = listener.as_ref() {
+        sync_listener(shared, listener);
+    }
+}
+
+/// Makes the listener's registration match `accepting`: reporting while it is open, paused
+/// otherwise. Changes are serialised and read the state under the lock, so the last change
+/// always matches the latest state: a pause and a resume that race cannot leave the listener
+/// paused while accepting is open.
+pub(super) fn sync_listener(shared: &Shared, listener: &std::net::TcpListener) {
+    let _serial = shared
+        .listener_sync
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let changed = if shared.accepting.load(Ordering::SeqCst) == ACCEPT_OPEN {
+        shared.poller.resume(listener, LISTENER)
+    } else {
+        shared.poller.pause(listener, LISTENER)
+    };
+    if let Err(err) = changed {
+        tracing::error!(error = %err, "could not change the listener's registration");
     }
 }
 
@@ -152,6 +174,7 @@ pub(super) fn resume_listener(shared: &Shared) {
 fn accept(shared: &Shared) {
     let now = Instant::now();
     // TCP_NODELAY comes from the listener (see `server::listen`).
+    // A panic in the turn poisons the slot; the next sweep closes it (`Table::try_get`).
     for (stream, peer) in accept_batch(shared, ACCEPT_PER_TURN) {
         if let Some(mut held) = shared.table.insert(Box::new(Conn::new(stream, peer, now)))
             && let Some(conn) = held.slot.conn.as_mut()
@@ -248,8 +271,8 @@ pub(super) fn accept_batch(shared: &Shared, most: usize) -> Vec<(TcpStream, Opti
             }
         }
     }
-    if pause && let Err(err) = shared.poller.pause(listener, LISTENER) {
-        tracing::error!(error = %err, "could not pause the listener");
+    if pause {
+        sync_listener(shared, listener);
     }
     accepted
 }
