@@ -37,10 +37,13 @@ const POOL_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// assert_ne!(server.local_addr().port(), 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone)]
+#[derive(Default)]
 #[must_use = "a builder does nothing until bind() is called"]
 pub struct ServerBuilder {
-    listen: String,
+    /// The address to bind; `None`: the default, unless listeners were given.
+    listen: Option<String>,
+    listeners: Vec<TcpListener>,
+    reuse_port: bool,
     threads: Option<usize>,
     queue_capacity: Option<usize>,
     engine: Engine,
@@ -48,29 +51,39 @@ pub struct ServerBuilder {
     on_response: Option<Arc<ResponseHook>>,
 }
 
+impl Clone for ServerBuilder {
+    /// Clones the configuration; sockets given with [`ServerBuilder::listener`] are duplicated
+    /// (`dup`), and left out if that fails.
+    fn clone(&self) -> Self {
+        Self {
+            listen: self.listen.clone(),
+            listeners: self
+                .listeners
+                .iter()
+                .filter_map(|l| l.try_clone().ok())
+                .collect(),
+            reuse_port: self.reuse_port,
+            threads: self.threads,
+            queue_capacity: self.queue_capacity,
+            engine: self.engine,
+            config: self.config.clone(),
+            on_response: self.on_response.clone(),
+        }
+    }
+}
+
 impl std::fmt::Debug for ServerBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerBuilder")
             .field("listen", &self.listen)
+            .field("listeners", &self.listeners.len())
+            .field("reuse_port", &self.reuse_port)
             .field("threads", &self.threads)
             .field("queue_capacity", &self.queue_capacity)
             .field("engine", &self.engine)
             .field("config", &self.config)
             .field("on_response", &self.on_response.is_some())
             .finish()
-    }
-}
-
-impl Default for ServerBuilder {
-    fn default() -> Self {
-        Self {
-            listen: crate::DEFAULT_LISTEN.to_owned(),
-            threads: None,
-            queue_capacity: None,
-            engine: Engine::default(),
-            config: Config::default(),
-            on_response: None,
-        }
     }
 }
 
@@ -102,7 +115,46 @@ impl ServerBuilder {
     /// let builder = lido::Server::builder().listen("[::1]:0");
     /// ```
     pub fn listen(mut self, addr: impl Into<String>) -> Self {
-        self.listen = addr.into();
+        self.listen = Some(addr.into());
+        self
+    }
+
+    /// Serves on a socket that is already bound and listening (from systemd's socket
+    /// activation, say); may be called several times, for several sockets. With listeners
+    /// given, the default address is not bound (an address set with
+    /// [`ServerBuilder::listen`] still is).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let socket = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = socket.local_addr()?;
+    /// let server = lido::Server::builder()
+    ///     .listener(socket)
+    ///     .bind(|_: &lido::http::Request| lido::http::Response::new(lido::http::StatusCode::OK))?;
+    /// assert_eq!(server.local_addr(), addr);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn listener(mut self, listener: TcpListener) -> Self {
+        self.listeners.push(listener);
+        self
+    }
+
+    /// Binds with `SO_REUSEPORT` (Linux, BSDs): a second server can bind the same address
+    /// while this one runs, and the kernel spreads new connections between them. A new
+    /// version starts beside the old one, the old one gets a graceful shutdown (which serves
+    /// the clients already in its backlog, then closes its socket), and no connection is
+    /// refused in between. On Linux that needs `net.ipv4.tcp_migrate_req = 1` too (else the
+    /// kernel resets the connections that reach the old socket in the instant it closes; a
+    /// warning says so at bind). By default, off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = lido::Server::builder().reuse_port(true);
+    /// ```
+    pub fn reuse_port(mut self, yes: bool) -> Self {
+        self.reuse_port = yes;
         self
     }
 
@@ -317,18 +369,40 @@ impl ServerBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn bind<H: Handler>(self, handler: H) -> Result<Server, ServerError> {
-        let addrs: Vec<SocketAddr> = self
-            .listen
-            .to_socket_addrs()
-            .map_err(|source| ServerError::Resolve {
-                addr: self.listen.clone(),
-                source,
-            })?
-            .collect();
-        let listener = listen(&addrs).map_err(|source| ServerError::Bind {
-            addr: self.listen.clone(),
-            source,
-        })?;
+        let mut listeners = self.listeners;
+        let listen = match self.listen {
+            Some(addr) => Some(addr),
+            None if listeners.is_empty() => Some(crate::DEFAULT_LISTEN.to_owned()),
+            None => None,
+        };
+        if let Some(listen) = listen {
+            let addrs: Vec<SocketAddr> = listen
+                .to_socket_addrs()
+                .map_err(|source| ServerError::Resolve {
+                    addr: listen.clone(),
+                    source,
+                })?
+                .collect();
+            let listener =
+                bind_listener(&addrs, self.reuse_port).map_err(|source| ServerError::Bind {
+                    addr: listen.clone(),
+                    source,
+                })?;
+            listeners.insert(0, listener);
+            if self.reuse_port {
+                warn_if_requests_are_not_migrated();
+            }
+        }
+        if listeners.len() > crate::engine::MAX_LISTENERS {
+            return Err(ServerError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} listening sockets, more than the {} a server takes",
+                    listeners.len(),
+                    crate::engine::MAX_LISTENERS
+                ),
+            )));
+        }
         let threads = self.threads.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
@@ -354,13 +428,13 @@ impl ServerBuilder {
             body_budget: Arc::new(crate::conn::spool::BodyBudget::new(max_body_memory)),
             rearm_reports_ready: self.engine == Engine::LeaderFollowers,
         });
-        let engine = Running::start(self.engine, listener, Arc::clone(&pool), ctx, capacity)
+        let engine = Running::start(self.engine, listeners, Arc::clone(&pool), ctx, capacity)
             .map_err(ServerError::Io)?;
-        let local_addr = engine.local_addr().map_err(ServerError::Io)?;
+        let local_addrs = engine.local_addrs().to_vec();
         Ok(Server {
             engine,
             pool,
-            local_addr,
+            local_addrs,
         })
     }
 }
@@ -369,8 +443,25 @@ impl ServerBuilder {
 /// `net.core.somaxconn`). std's default of 128 makes bursts of clients wait for SYN retries.
 const LISTEN_BACKLOG: i32 = 4096;
 
-/// Binds the first address that works, with `SO_REUSEADDR` and a deep backlog.
-fn listen(addrs: &[SocketAddr]) -> io::Result<TcpListener> {
+/// Binds the first address that works, with `SO_REUSEADDR` (and `SO_REUSEPORT` if asked) and
+/// a deep backlog.
+/// With `SO_REUSEPORT`, Linux resets the connections still queued on a socket when it closes
+/// (a server leaving the group), unless `net.ipv4.tcp_migrate_req` (Linux 5.14) moves them to
+/// another socket of the group. Says so when it is off.
+fn warn_if_requests_are_not_migrated() {
+    #[cfg(target_os = "linux")]
+    if std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req")
+        .is_ok_and(|value| value.trim() == "0")
+    {
+        tracing::warn!(
+            "net.ipv4.tcp_migrate_req is 0: a server sharing this port resets the clients \
+             still queued on its socket when it closes; set it to 1 for restarts that lose \
+             no connection"
+        );
+    }
+}
+
+fn bind_listener(addrs: &[SocketAddr], reuse_port: bool) -> io::Result<TcpListener> {
     let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to listen on");
     for addr in addrs {
         let attempt = (|| {
@@ -383,6 +474,17 @@ fn listen(addrs: &[SocketAddr]) -> io::Result<TcpListener> {
                 socket.set_only_v6(true)?;
             }
             socket.set_reuse_address(true)?;
+            #[cfg(unix)]
+            if reuse_port {
+                socket.set_reuse_port(true)?;
+            }
+            #[cfg(not(unix))]
+            if reuse_port {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "SO_REUSEPORT is not available here",
+                ));
+            }
             // Accepted sockets inherit it (Linux, BSDs): no setsockopt per connection. A
             // response head and its file body are coalesced with MSG_MORE instead of Nagle.
             socket.set_nodelay(true)?;
@@ -429,7 +531,7 @@ fn listen(addrs: &[SocketAddr]) -> io::Result<TcpListener> {
 pub struct Server {
     engine: Running,
     pool: Arc<ThreadPool>,
-    local_addr: SocketAddr,
+    local_addrs: Vec<SocketAddr>,
 }
 
 impl Server {
@@ -458,7 +560,27 @@ impl Server {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.local_addrs[0]
+    }
+
+    /// Every address the server listens on: the bound one first, then those of the
+    /// sockets given with [`ServerBuilder::listener`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Request, Response, StatusCode};
+    ///
+    /// let extra = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let server = lido::Server::builder()
+    ///     .listen("127.0.0.1:0")
+    ///     .listener(extra)
+    ///     .bind(|_: &Request| Response::new(StatusCode::OK))?;
+    /// assert_eq!(server.local_addrs().len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
     }
 
     /// A handle that stops the server gracefully from any thread.
@@ -493,7 +615,9 @@ impl Server {
     ///
     /// See [`Server`].
     pub fn run(self) -> Result<(), ServerError> {
-        tracing::info!(addr = %self.local_addr, "listening");
+        for addr in &self.local_addrs {
+            tracing::info!(%addr, "listening");
+        }
         let result = self.engine.run().map_err(ServerError::Io);
         if !self.pool.shutdown_timeout(POOL_STOP_TIMEOUT) {
             tracing::warn!("workers still busy after shutdown; leaving them behind");

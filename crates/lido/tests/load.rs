@@ -609,7 +609,8 @@ fn shutdown_closes_idle_connections_at_once() {
         .collect();
     idle.extend((0..20).map(|_| connect(server.addr)));
     server.handle.shutdown();
-    // Neither the 30 s idle timers nor the 10 s drain deadline are waited for.
+    // Neither the 30 s idle timers nor the 10 s drain deadline are waited for (a connection
+    // that never sent a byte gets a second's grace for a request on its way).
     for stream in &mut idle {
         support::assert_closed_within(stream, Duration::from_secs(2));
     }

@@ -23,6 +23,12 @@ const EAGER_PARSE_LIMIT: usize = 1024;
 const KEEP_BUFFER: usize = 4096;
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 * 1024;
+/// How long a drain waits for the first request of a connection that has sent nothing yet
+/// (see [`Conn::is_idle`]): long enough for a request already on its way (a client sends it
+/// right after connecting, a round trip later at most), short enough that idle sockets
+/// cannot hold a shutdown.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+
 /// Requests served in one dispatch before the connection goes to the back of the queue, so a
 /// pipelining client cannot hold a worker.
 const MAX_REQUESTS_PER_DISPATCH: u32 = 16;
@@ -253,9 +259,16 @@ impl<S: Transport> Conn<S> {
 
     /// `true` between requests, with nothing buffered: safe to close on shutdown.
     /// Lingering after a complete answer counts too: nothing is owed to the client.
-    pub(crate) fn is_idle(&self) -> bool {
+    pub(crate) fn is_idle(&self, now: Instant) -> bool {
         match self.state {
-            State::Head => self.input.is_empty() && self.out_pos >= self.out.len(),
+            // A new connection that has not sent its first request yet is a client on its
+            // way, its request likely in flight: idle only after a grace.
+            State::Head => {
+                self.input.is_empty()
+                    && self.out_pos >= self.out.len()
+                    && (self.served > 0
+                        || now.saturating_duration_since(self.since) >= FIRST_REQUEST_GRACE)
+            }
             State::Linger { .. } | State::Closed => true,
             State::Body(_) | State::Ready(_) | State::Write => false,
         }
@@ -299,6 +312,8 @@ impl<S: Transport> Conn<S> {
 
     /// Waited too long for a free worker with a complete request (or a response to finish):
     /// answer `503` if no response was started, then close. One non-blocking write.
+    /// (Only leader/followers queues connections, and it runs on Linux.)
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn on_queue_timeout(&mut self) {
         if !self.is_writing() {
             self.out.clear();

@@ -37,6 +37,9 @@ pub enum Engine {
     Reactor,
 }
 
+/// Most listening sockets one server takes (several addresses, or systemd's sockets).
+pub(crate) const MAX_LISTENERS: usize = 64;
+
 /// Starts a graceful shutdown of whichever engine made it.
 #[derive(Clone)]
 pub(crate) struct Stopper(Arc<dyn Fn() + Send + Sync>);
@@ -130,7 +133,7 @@ pub(crate) enum Running {
 impl Running {
     pub(crate) fn start(
         engine: Engine,
-        listener: std::net::TcpListener,
+        listeners: Vec<std::net::TcpListener>,
         pool: Arc<lido_pool::ThreadPool>,
         ctx: Arc<crate::conn::Ctx>,
         queue_capacity: usize,
@@ -138,7 +141,7 @@ impl Running {
         match engine {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Engine::LeaderFollowers => Ok(Running::LeaderFollowers(lf::Engine::new(
-                listener,
+                listeners,
                 pool,
                 ctx,
                 queue_capacity,
@@ -152,16 +155,16 @@ impl Running {
                 )
             }),
             Engine::Reactor => Ok(Running::Reactor(Box::new(reactor::Reactor::new(
-                listener, pool, ctx,
+                listeners, pool, ctx,
             )?))),
         }
     }
 
-    pub(crate) fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+    pub(crate) fn local_addrs(&self) -> &[std::net::SocketAddr] {
         match self {
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            Running::LeaderFollowers(e) => Ok(e.local_addr()),
-            Running::Reactor(r) => r.local_addr(),
+            Running::LeaderFollowers(e) => e.local_addrs(),
+            Running::Reactor(r) => r.local_addrs(),
         }
     }
 

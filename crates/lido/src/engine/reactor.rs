@@ -19,10 +19,11 @@ use slab::Slab;
 use crate::conn::{Conn, Ctx, Outcome};
 use crate::transport::Transport;
 
-const LISTENER: Token = Token(0);
-const WAKER: Token = Token(1);
+const WAKER: Token = Token(0);
+/// Listener `i` has token `1 + i`.
+const FIRST_LISTENER: usize = 1;
 /// Connection tokens start here.
-const FIRST_CONN: usize = 2;
+const FIRST_CONN: usize = FIRST_LISTENER + super::MAX_LISTENERS;
 /// Events taken from the poller per wake-up.
 const EVENTS_CAPACITY: usize = 1024;
 /// After an accept error such as EMFILE, how long to stop accepting.
@@ -131,9 +132,9 @@ enum Accepting {
 
 pub(crate) struct Reactor {
     poll: Poll,
-    /// `None` once draining: closed, so new clients are refused at once.
-    listener: Option<TcpListener>,
-    local_addr: SocketAddr,
+    /// Emptied once draining: closed, so new clients are refused at once.
+    listeners: Vec<TcpListener>,
+    local_addrs: Vec<SocketAddr>,
     conns: Slab<Entry>,
     peers: super::peers::PeerLimit,
     handback: Arc<Handback>,
@@ -158,17 +159,25 @@ impl std::fmt::Debug for Reactor {
 
 impl Reactor {
     pub(crate) fn new(
-        listener: std::net::TcpListener,
+        listeners: Vec<std::net::TcpListener>,
         pool: Arc<ThreadPool>,
         ctx: Arc<Ctx>,
     ) -> io::Result<Self> {
-        listener.set_nonblocking(true)?;
-        let mut listener = TcpListener::from_std(listener);
         let poll = Poll::new()?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut local_addrs = Vec::with_capacity(listeners.len());
+        let mut registered = Vec::with_capacity(listeners.len());
+        for (i, listener) in listeners.into_iter().enumerate() {
+            listener.set_nonblocking(true)?;
+            local_addrs.push(listener.local_addr()?);
+            let mut listener = TcpListener::from_std(listener);
+            poll.registry().register(
+                &mut listener,
+                Token(FIRST_LISTENER + i),
+                Interest::READABLE,
+            )?;
+            registered.push(listener);
+        }
         let waker = Waker::new(poll.registry(), WAKER)?;
-        let local_addr = listener.local_addr()?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let handback = Arc::new(Handback {
             tx,
@@ -177,8 +186,8 @@ impl Reactor {
         });
         Ok(Self {
             poll,
-            listener: Some(listener),
-            local_addr,
+            listeners: registered,
+            local_addrs,
             conns: Slab::new(),
             peers: super::peers::PeerLimit::new(ctx.config.max_connections_per_ip),
             handback,
@@ -191,8 +200,8 @@ impl Reactor {
         })
     }
 
-    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local_addr)
+    pub(crate) fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
     }
 
     pub(crate) fn stopper(&self) -> super::Stopper {
@@ -230,8 +239,12 @@ impl Reactor {
             }
             for event in &events {
                 match event.token() {
-                    LISTENER => self.accept(),
                     WAKER => {}
+                    Token(token) if token < FIRST_CONN => {
+                        if self.accepting == Accepting::Open {
+                            self.accept_from(token - FIRST_LISTENER);
+                        }
+                    }
                     Token(token) => self.on_event(token - FIRST_CONN, event),
                 }
             }
@@ -261,17 +274,25 @@ impl Reactor {
         }
     }
 
+    /// Accepts from every listener (resuming after a pause).
     fn accept(&mut self) {
-        if self.accepting != Accepting::Open {
-            return;
+        for which in 0..self.listeners.len() {
+            if self.accepting != Accepting::Open {
+                return;
+            }
+            self.accept_from(which);
         }
+    }
+
+    /// Accepts from listener `which` until it has no more (mio is edge-triggered).
+    fn accept_from(&mut self, which: usize) {
         loop {
             let full = self.conns.len() >= self.ctx.config.max_connections;
             if full && self.eviction_victim().is_none() {
                 self.accepting = Accepting::Full;
                 return;
             }
-            let Some(listener) = self.listener.as_ref() else {
+            let Some(listener) = self.listeners.get(which) else {
                 return;
             };
             match listener.accept() {
@@ -482,7 +503,7 @@ impl Reactor {
             return;
         };
         let draining = self.accepting == Accepting::Closed;
-        if outcome == Outcome::Close || (draining && conn.is_idle()) {
+        if outcome == Outcome::Close || (draining && conn.is_idle(Instant::now())) {
             self.close(index, Some(conn));
             return;
         }
@@ -526,6 +547,9 @@ impl Reactor {
     /// responses.
     fn sweep(&mut self, now: Instant) {
         self.retry_deferred();
+        if self.accepting == Accepting::Closed {
+            self.close_idle(now);
+        }
         let expired: Vec<usize> = self
             .conns
             .iter()
@@ -559,18 +583,29 @@ impl Reactor {
     /// Graceful shutdown: stop accepting, close idle connections, let the rest finish.
     fn begin_drain(&mut self) {
         tracing::info!(connections = self.conns.len(), "shutting down");
-        self.accepting = Accepting::Closed;
         self.ctx.draining.store(true, Ordering::Release);
-        // Closed, not only deregistered: a new client is refused at once instead of waiting
-        // in the backlog until the process exits.
-        if let Some(mut listener) = self.listener.take() {
+        // The clients already in the backlog connected before the drain: take them in
+        // (closing the socket would reset them), then close it.
+        if self.accepting == Accepting::Open {
+            self.accept();
+        }
+        self.accepting = Accepting::Closed;
+        // Closed, not only deregistered: a new client is refused at once (or, with
+        // `SO_REUSEPORT`, goes to the server beside this one) instead of waiting in the
+        // backlog until the process exits.
+        for mut listener in std::mem::take(&mut self.listeners) {
             let _ = self.poll.registry().deregister(&mut listener);
         }
+        self.close_idle(Instant::now());
+    }
+
+    /// While draining: closes the connections with nothing under way (see `Conn::is_idle`).
+    fn close_idle(&mut self, now: Instant) {
         let idle: Vec<usize> = self
             .conns
             .iter()
             .filter_map(|(index, entry)| match entry {
-                Entry::Parked { conn, .. } if conn.is_idle() => Some(index),
+                Entry::Parked { conn, .. } if conn.is_idle(now) => Some(index),
                 _ => None,
             })
             .collect();

@@ -32,11 +32,20 @@ use crate::conn::Ctx;
 use poller::{Poller, Signal};
 use table::{FIRST_SPECIAL, Table, Token};
 
-const LISTENER: Token = FIRST_SPECIAL;
 /// Raised once, when the engine exits: level-triggered, so every waiter sees it.
-const STOP: Token = FIRST_SPECIAL + 1;
+const STOP: Token = FIRST_SPECIAL;
 /// Raised when connections were queued for a worker while one may be waiting in epoll.
-const NUDGE: Token = FIRST_SPECIAL + 2;
+const NUDGE: Token = FIRST_SPECIAL + 1;
+/// Listener `i` has token `LISTENERS + i`.
+const LISTENERS: Token = FIRST_SPECIAL + 2;
+
+/// The listener a token names, if it names one.
+fn listener_index(token: Token) -> Option<usize> {
+    token
+        .checked_sub(LISTENERS)
+        .and_then(|i| usize::try_from(i).ok())
+        .filter(|&i| i < crate::engine::MAX_LISTENERS)
+}
 
 /// How accepting stands (`Shared::accepting`).
 const ACCEPT_OPEN: u8 = 0;
@@ -61,8 +70,9 @@ struct WorkerState {
 pub(crate) struct Shared {
     poller: Poller,
     table: Table,
-    /// Read-locked to accept (by any number of threads at once), write-locked once to close.
-    listener: RwLock<Option<TcpListener>>,
+    /// Read-locked to accept (by any number of threads at once), write-locked once to close
+    /// them all when the drain starts.
+    listeners: RwLock<Vec<TcpListener>>,
     accepting: AtomicU8,
     /// Serialises changes to the listener's registration (see `worker::sync_listener`).
     listener_sync: Mutex<()>,
@@ -122,22 +132,27 @@ impl Drop for ExitOnDrop<'_> {
 pub(crate) struct Engine {
     shared: Arc<Shared>,
     pool: Arc<ThreadPool>,
-    local_addr: SocketAddr,
+    local_addrs: Vec<SocketAddr>,
 }
 
 impl Engine {
     pub(crate) fn new(
-        listener: TcpListener,
+        listeners: Vec<TcpListener>,
         pool: Arc<ThreadPool>,
         ctx: Arc<Ctx>,
         queue_capacity: usize,
     ) -> io::Result<Self> {
-        listener.set_nonblocking(true)?;
-        let local_addr = listener.local_addr()?;
+        let mut local_addrs = Vec::with_capacity(listeners.len());
+        for listener in &listeners {
+            listener.set_nonblocking(true)?;
+            local_addrs.push(listener.local_addr()?);
+        }
         let poller = Poller::new()?;
         let nudge = Signal::new()?;
         let stop_signal = Signal::new()?;
-        poller.add_listener(&listener, LISTENER)?;
+        for (i, listener) in listeners.iter().enumerate() {
+            poller.add_listener(listener, LISTENERS + i as u64)?;
+        }
         poller.add_edge(&nudge, NUDGE)?;
         poller.add_broadcast(&stop_signal, STOP)?;
         let workers = (0..pool.threads())
@@ -151,7 +166,7 @@ impl Engine {
         let shared = Arc::new(Shared {
             poller,
             table,
-            listener: RwLock::new(Some(listener)),
+            listeners: RwLock::new(listeners),
             accepting: AtomicU8::new(ACCEPT_OPEN),
             listener_sync: Mutex::new(()),
             overflow: ArrayQueue::new(queue_capacity.max(1)),
@@ -166,12 +181,12 @@ impl Engine {
         Ok(Self {
             shared,
             pool,
-            local_addr,
+            local_addrs,
         })
     }
 
-    pub(crate) fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+    pub(crate) fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
     }
 
     pub(crate) fn stopper(&self) -> super::Stopper {

@@ -32,7 +32,7 @@ fn generation_of(token: Token) -> u32 {
 }
 
 /// Tokens at or above this are not connections (the listener and signals).
-pub(crate) const FIRST_SPECIAL: Token = u64::MAX - 16;
+pub(crate) const FIRST_SPECIAL: Token = u64::MAX - 128;
 
 /// A connection and what it waits for.
 #[derive(Debug)]

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use super::table::Held;
 use super::worker::{accept_batch, resume_listener, settle};
 use super::{
-    ACCEPT_BACKOFF, ACCEPT_CLOSED, ACCEPT_FULL, ACCEPT_OPEN, LISTENER, NUDGE, STOP, Shared, Token,
+    ACCEPT_BACKOFF, ACCEPT_CLOSED, ACCEPT_FULL, ACCEPT_OPEN, NUDGE, STOP, Shared, Token,
+    listener_index,
 };
 use crate::conn::{Conn, Outcome};
 
@@ -28,6 +29,10 @@ const SHED_EVENTS: usize = 64;
 
 /// Connections accepted per listener event while shedding (they are only parked).
 const SHED_ACCEPT_BATCH: usize = 64;
+
+/// At the start of a drain, at most this many batches are taken from each listener's backlog
+/// (the backlog is bounded by the kernel: `somaxconn`, 4,096 by default).
+const DRAIN_BACKLOG_BATCHES: usize = 128;
 
 /// After an accept error such as EMFILE, how long the listener stays disarmed.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -171,7 +176,7 @@ impl Watch<'_> {
                 continue;
             };
             let expired = slot.deadline <= now;
-            if expired || (draining && conn.is_idle()) {
+            if expired || (draining && conn.is_idle(now)) {
                 if expired && slot.queued {
                     // Waited in the overflow queue for a worker that never came free.
                     tracing::debug!("no worker came free in time; answering 503");
@@ -225,12 +230,16 @@ impl Watch<'_> {
             for ready in &events {
                 match ready.token {
                     STOP | NUDGE => {}
-                    LISTENER => park_new(shared, now),
-                    token => {
-                        if let Some(held) = shared.table.get(token) {
-                            self.shed_one(held, now, &mut deferred);
+                    token => match listener_index(token) {
+                        Some(which) => {
+                            park_new(shared, which, now);
                         }
-                    }
+                        None => {
+                            if let Some(held) = shared.table.get(token) {
+                                self.shed_one(held, now, &mut deferred);
+                            }
+                        }
+                    },
                 }
             }
             self.chores(now);
@@ -288,34 +297,52 @@ impl Watch<'_> {
         }
     }
 
-    /// Graceful shutdown: stop listening at once (a new client is refused, not left hanging),
-    /// make responses say `Connection: close`, close idle connections.
+    /// Graceful shutdown: take in the clients already waiting in the backlog (they connected
+    /// before the drain; closing the socket would reset them), then stop listening at once (a
+    /// new client is refused, or with `SO_REUSEPORT` goes to the server beside this one, not
+    /// left hanging); make responses say `Connection: close`, close idle connections.
     fn begin_drain(&self, now: Instant) {
         let shared = self.shared;
         tracing::info!(connections = shared.table.open(), "shutting down");
-        shared.accepting.store(ACCEPT_CLOSED, Ordering::SeqCst);
         shared
             .ctx
             .draining
             .store(true, std::sync::atomic::Ordering::Release);
-        if let Some(listener) = shared
-            .listener
-            .write()
+        let listening = shared
+            .listeners
+            .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
+            .len();
+        for which in 0..listening {
+            for _ in 0..DRAIN_BACKLOG_BATCHES {
+                if park_new(shared, which, now) < SHED_ACCEPT_BATCH {
+                    break;
+                }
+            }
+        }
+        shared.accepting.store(ACCEPT_CLOSED, Ordering::SeqCst);
+        for listener in std::mem::take(
+            &mut *shared
+                .listeners
+                .write()
+                .unwrap_or_else(PoisonError::into_inner),
+        ) {
             let _ = shared.poller.delete(&listener);
         }
         self.sweep(now);
     }
 }
 
-/// While shedding: accepts new connections and parks them, without serving.
-fn park_new(shared: &Shared, now: Instant) {
-    for (stream, peer) in accept_batch(shared, SHED_ACCEPT_BATCH) {
+/// While shedding or draining: accepts new connections and parks them, without serving (a
+/// worker does when their request arrives). Returns how many were accepted.
+fn park_new(shared: &Shared, which: usize, now: Instant) -> usize {
+    let accepted = accept_batch(shared, which, SHED_ACCEPT_BATCH);
+    let count = accepted.len();
+    for (stream, peer) in accepted {
         let conn = Box::new(Conn::new(stream, peer, now));
         if let Some(mut held) = shared.table.insert(conn) {
             settle(shared, &mut held, Outcome::Read);
         }
     }
+    count
 }

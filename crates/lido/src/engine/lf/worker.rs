@@ -11,7 +11,9 @@ use rustix::net::SocketFlags;
 
 use super::poller::Interest;
 use super::table::Held;
-use super::{ACCEPT_BACKOFF, ACCEPT_FULL, ACCEPT_OPEN, LISTENER, NUDGE, STOP, Shared, Token};
+use super::{
+    ACCEPT_BACKOFF, ACCEPT_FULL, ACCEPT_OPEN, LISTENERS, NUDGE, STOP, Shared, Token, listener_index,
+};
 use crate::conn::{Conn, Outcome};
 
 /// Events taken per wait: one. An event taken is one no other worker can take, and this worker
@@ -65,12 +67,14 @@ pub(super) fn run(shared: &Shared, me: usize) {
                     }
                 }
                 NUDGE => shared.nudge.clear(),
-                LISTENER => {
-                    if catch_unwind(AssertUnwindSafe(|| accept(shared))).is_err() {
-                        tracing::error!("accepting panicked");
+                token => match listener_index(token) {
+                    Some(which) => {
+                        if catch_unwind(AssertUnwindSafe(|| accept(shared, which))).is_err() {
+                            tracing::error!("accepting panicked");
+                        }
                     }
-                }
-                token => serve_guarded(shared, token),
+                    None => serve_guarded(shared, token),
+                },
             }
         }
     }
@@ -140,42 +144,45 @@ pub(super) fn close(shared: &Shared, held: &mut Held<'_>) {
     }
 }
 
-/// Makes the listener report connections again after a pause (if accepting is open).
+/// Makes the listeners report connections again after a pause (if accepting is open).
 pub(super) fn resume_listener(shared: &Shared) {
-    let listener = shared
-        .listener
+    let listeners = shared
+        .listeners
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(listener) = listener.as_ref() {
-        sync_listener(shared, listener);
-    }
+    sync_listeners(shared, &listeners);
 }
 
-/// Makes the listener's registration match `accepting`: reporting while it is open, paused
+/// Makes the listeners' registrations match `accepting`: reporting while it is open, paused
 /// otherwise. Changes are serialised and read the state under the lock, so the last change
-/// always matches the latest state: a pause and a resume that race cannot leave the listener
+/// always matches the latest state: a pause and a resume that race cannot leave a listener
 /// paused while accepting is open.
-pub(super) fn sync_listener(shared: &Shared, listener: &std::net::TcpListener) {
+pub(super) fn sync_listeners(shared: &Shared, listeners: &[std::net::TcpListener]) {
     let _serial = shared
         .listener_sync
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let changed = if shared.accepting.load(Ordering::SeqCst) == ACCEPT_OPEN {
-        shared.poller.resume(listener, LISTENER)
-    } else {
-        shared.poller.pause(listener, LISTENER)
-    };
-    if let Err(err) = changed {
-        tracing::error!(error = %err, "could not change the listener's registration");
+    let open = shared.accepting.load(Ordering::SeqCst) == ACCEPT_OPEN;
+    for (i, listener) in listeners.iter().enumerate() {
+        let token = LISTENERS + i as u64;
+        let changed = if open {
+            shared.poller.resume(listener, token)
+        } else {
+            shared.poller.pause(listener, token)
+        };
+        if let Err(err) = changed {
+            tracing::error!(error = %err, "could not change a listener's registration");
+        }
     }
 }
 
-/// Accepts a connection and serves it at once: its request usually came with it.
-fn accept(shared: &Shared) {
+/// Accepts a connection from listener `which` and serves it at once: its request usually came
+/// with it.
+fn accept(shared: &Shared, which: usize) {
     let now = Instant::now();
     // TCP_NODELAY comes from the listener (see `server::listen`).
     // A panic in the turn poisons the slot; the next sweep closes it (`Table::try_get`).
-    for (stream, peer) in accept_batch(shared, ACCEPT_PER_TURN) {
+    for (stream, peer) in accept_batch(shared, which, ACCEPT_PER_TURN) {
         if let Some(mut held) = shared.table.insert(Box::new(Conn::new(stream, peer, now)))
             && let Some(conn) = held.slot.conn.as_mut()
         {
@@ -210,13 +217,17 @@ const MAKE_ROOM_ATTEMPTS: usize = 4;
 /// connection can give up its place (see `Conn::eviction_rank`); when none can (every
 /// connection has a request in progress) or accept fails, the listener is paused. Registers
 /// nothing.
-pub(super) fn accept_batch(shared: &Shared, most: usize) -> Vec<(TcpStream, Option<SocketAddr>)> {
+pub(super) fn accept_batch(
+    shared: &Shared,
+    which: usize,
+    most: usize,
+) -> Vec<(TcpStream, Option<SocketAddr>)> {
     let mut accepted = Vec::new();
-    let guard = shared
-        .listener
+    let listeners = shared
+        .listeners
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let Some(listener) = guard.as_ref() else {
+    let Some(listener) = listeners.get(which) else {
         return accepted; // closed: draining
     };
     let mut pause = false;
@@ -272,7 +283,7 @@ pub(super) fn accept_batch(shared: &Shared, most: usize) -> Vec<(TcpStream, Opti
         }
     }
     if pause {
-        sync_listener(shared, listener);
+        sync_listeners(shared, &listeners);
     }
     accepted
 }
