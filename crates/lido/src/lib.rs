@@ -42,6 +42,7 @@ mod handler;
 pub mod http;
 mod sendfile;
 mod server;
+mod stats;
 mod transport;
 
 pub use config::{
@@ -59,6 +60,10 @@ pub use files::{
 };
 pub use handler::{Handler, method_not_allowed};
 pub use server::{Server, ServerBuilder, ShutdownHandle};
+pub use stats::{
+    ConnectionCounts, DURATION_BUCKETS, DurationHistogram, RequestCount, Stats, StatsSnapshot,
+    TimeoutKind, UNKNOWN_METHOD,
+};
 
 /// The address `lido` listens on unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use lido_pool::ThreadPool;
 
+use crate::stats::Stats;
+
 use crate::config::Config;
 use crate::conn::Ctx;
 use crate::engine::{Engine, Running, Stopper};
@@ -420,6 +422,8 @@ impl ServerBuilder {
         };
         let pool = Arc::new(pool.build().map_err(ServerError::Pool)?);
         let max_body_memory = self.config.max_body_memory;
+        let recorder = Arc::new(crate::stats::Recorder::new(threads));
+        let stats = Stats::new(Arc::clone(&recorder), Arc::clone(&pool));
         let ctx = Arc::new(Ctx {
             handler: Box::new(handler),
             on_response: self.on_response,
@@ -427,6 +431,7 @@ impl ServerBuilder {
             draining: AtomicBool::new(false),
             body_budget: Arc::new(crate::conn::spool::BodyBudget::new(max_body_memory)),
             rearm_reports_ready: self.engine == Engine::LeaderFollowers,
+            stats: recorder,
         });
         let engine = Running::start(self.engine, listeners, Arc::clone(&pool), ctx, capacity)
             .map_err(ServerError::Io)?;
@@ -435,6 +440,7 @@ impl ServerBuilder {
             engine,
             pool,
             local_addrs,
+            stats,
         })
     }
 }
@@ -532,6 +538,7 @@ pub struct Server {
     engine: Running,
     pool: Arc<ThreadPool>,
     local_addrs: Vec<SocketAddr>,
+    stats: Stats,
 }
 
 impl Server {
@@ -544,6 +551,26 @@ impl Server {
     /// ```
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
+    }
+
+    /// The server's counters (requests, durations, connections, refusals, timeouts, the
+    /// pool's): a handle that stays valid after [`Server::run`] took the server, for a
+    /// metrics endpoint or a test.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Request, Response, StatusCode};
+    ///
+    /// let server = lido::Server::builder()
+    ///     .listen("127.0.0.1:0")
+    ///     .bind(|_: &Request| Response::new(StatusCode::OK))?;
+    /// let stats = server.stats();
+    /// assert_eq!(stats.snapshot().connections_total, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.stats.clone()
     }
 
     /// The address the server listens on (with the real port when bound to port 0).

@@ -257,6 +257,13 @@ fn full_queue_gets_503_with_retry_after_at_once() {
     assert!(shed.closes(), "no Connection: close: {shed:?}");
     assert!(took < ANSWER_WITHIN, "503 only after {took:?}");
     support::assert_closed_within(&mut third, Duration::from_secs(2));
+    // Counted as shed, and as a 503 to a request the engine answered itself.
+    let stats = server.stats.snapshot();
+    assert!(stats.shed >= 1, "{stats:?}");
+    assert!(
+        stats.requests.iter().any(|r| r.status.as_u16() == 503),
+        "{stats:?}"
+    );
 
     gate.open();
     for stream in [&mut first, &mut second] {

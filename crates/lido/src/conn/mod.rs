@@ -129,6 +129,8 @@ pub(crate) struct Ctx {
     /// (a one-shot re-arm does; edge-triggered readiness does not): after a response, the
     /// connection may park for the next request without trying a read first.
     pub(crate) rearm_reports_ready: bool,
+    /// The server's counters.
+    pub(crate) stats: std::sync::Arc<crate::stats::Recorder>,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -179,6 +181,8 @@ pub(crate) struct Conn<S> {
     sent: u64,
     /// Bytes moved in the current dispatch (see [`MAX_BYTES_PER_DISPATCH`]).
     turn_bytes: u64,
+    /// When the response being written was made, for the duration histogram.
+    answered_at: Option<Instant>,
 }
 
 impl<S: Transport> Conn<S> {
@@ -194,6 +198,7 @@ impl<S: Transport> Conn<S> {
             rest: std::collections::VecDeque::new(),
             after: After::KeepAlive,
             served: 0,
+            answered_at: None,
             since: now,
             head_started: false,
             scanned: 0,
@@ -257,6 +262,19 @@ impl<S: Transport> Conn<S> {
         matches!(self.state, State::Write)
     }
 
+    /// What the connection is doing, for the connection gauges.
+    pub(crate) fn phase(&self) -> crate::stats::Phase {
+        use crate::stats::Phase;
+        match self.state {
+            State::Head if self.served > 0 && !self.head_started && self.input.is_empty() => {
+                Phase::Idle
+            }
+            State::Head | State::Body(_) => Phase::Reading,
+            State::Ready(_) => Phase::Busy,
+            State::Write | State::Linger { .. } | State::Closed => Phase::Writing,
+        }
+    }
+
     /// `true` between requests, with nothing buffered: safe to close on shutdown.
     /// Lingering after a complete answer counts too: nothing is owed to the client.
     pub(crate) fn is_idle(&self, now: Instant) -> bool {
@@ -314,8 +332,11 @@ impl<S: Transport> Conn<S> {
     /// answer `503` if no response was started, then close. One non-blocking write.
     /// (Only leader/followers queues connections, and it runs on Linux.)
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    pub(crate) fn on_queue_timeout(&mut self) {
+    pub(crate) fn on_queue_timeout(&mut self, ctx: &Ctx) {
+        ctx.stats.timeout(crate::stats::TimeoutKind::Queue);
         if !self.is_writing() {
+            ctx.stats.shed();
+            ctx.stats.response(None, StatusCode::SERVICE_UNAVAILABLE, 0);
             self.out.clear();
             self.out_pos = 0;
             self.push_response(
@@ -330,9 +351,20 @@ impl<S: Transport> Conn<S> {
     }
 
     /// The deadline passed: answer `408` if a request was under way, then close.
-    pub(crate) fn on_timeout(&mut self) {
+    pub(crate) fn on_timeout(&mut self, ctx: &Ctx) {
+        use crate::stats::TimeoutKind;
+        let kind = match self.state {
+            State::Head if self.served > 0 && !self.head_started => TimeoutKind::KeepAlive,
+            State::Head => TimeoutKind::Head,
+            State::Body(_) => TimeoutKind::Body,
+            State::Ready(_) => TimeoutKind::Queue,
+            State::Write => TimeoutKind::Write,
+            State::Linger { .. } | State::Closed => TimeoutKind::Linger,
+        };
+        ctx.stats.timeout(kind);
         if matches!(self.state, State::Head | State::Body(_) | State::Ready(_)) && self.head_started
         {
+            ctx.stats.response(None, StatusCode::REQUEST_TIMEOUT, 0);
             self.out.clear();
             self.out_pos = 0;
             self.push_response(
@@ -358,6 +390,10 @@ impl<S: Transport> Conn<S> {
         reason: Option<&str>,
         request_line: Option<&str>,
     ) {
+        ctx.stats.response(None, status, 0);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            ctx.stats.shed();
+        }
         if let Some(hook) = &ctx.on_response {
             hook(&crate::Exchange {
                 peer: self.peer,
@@ -397,6 +433,7 @@ impl<S: Transport> Conn<S> {
         self.after = After::Close;
         self.state = State::Write;
         self.since = now;
+        self.answered_at = Some(now);
         let line = self.request_line();
         self.report_refusal(
             ctx,

@@ -89,6 +89,7 @@ impl Transport for Mock {
 fn ctx_with(config: Config) -> Ctx {
     Ctx {
         on_response: None,
+        stats: std::sync::Arc::new(crate::stats::Recorder::new(1)),
         handler: Box::new(|req: &Request| {
             if req.path() == "/panic" {
                 panic!("handler panics on purpose");
@@ -332,11 +333,11 @@ fn a_timed_out_head_gets_408() {
     let now = Instant::now();
     let mut conn = Conn::new_for_test(Mock::new(vec![R::Data(b"GET /slow"), R::Block]), now);
     assert_eq!(conn.on_readable(&ctx(), now), Outcome::Read);
-    conn.on_timeout();
+    conn.on_timeout(&ctx());
     assert!(written(&mut conn).starts_with("HTTP/1.1 408 Request Timeout\r\n"));
     // An idle connection just closes.
     let mut idle = Conn::new_for_test(Mock::new(vec![]), now);
-    idle.on_timeout();
+    idle.on_timeout(&ctx());
     assert!(written(&mut idle).is_empty());
 }
 
@@ -363,6 +364,7 @@ fn a_file_that_shrinks_closes_the_connection() {
     let file = std::fs::File::open(&path).unwrap();
     let ctx = Ctx {
         on_response: None,
+        stats: std::sync::Arc::new(crate::stats::Recorder::new(1)),
         handler: Box::new(move |_: &Request| {
             let file = file.try_clone().unwrap();
             // Claims 20 bytes; the file has 10.
@@ -484,6 +486,7 @@ fn r9_a_long_download_yields_its_worker_every_few_megabytes() {
     let file = std::fs::File::open(&path).unwrap();
     let ctx = Ctx {
         on_response: None,
+        stats: std::sync::Arc::new(crate::stats::Recorder::new(1)),
         handler: Box::new(move |_: &Request| {
             let file = file.try_clone().unwrap();
             Response::new(StatusCode::OK).with_body(Body::file(file, 0, BIG))

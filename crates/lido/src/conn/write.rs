@@ -117,10 +117,8 @@ impl<S: Transport> Conn<S> {
         let mut keep_alive = keep_alive
             && self.served + 1 < ctx.config.max_requests_per_connection
             && !ctx.draining();
-        let received = ctx
-            .on_response
-            .as_ref()
-            .map(|_| (SystemTime::now(), Instant::now()));
+        let started = Instant::now();
+        let received = ctx.on_response.as_ref().map(|_| SystemTime::now());
         let mut response = match catch_unwind(AssertUnwindSafe(|| run(&*ctx.handler, request))) {
             Ok(None) => return None,
             Ok(Some(response)) => response,
@@ -147,16 +145,19 @@ impl<S: Transport> Conn<S> {
                 Some("the handler answered with an informational status"),
             );
         }
-        if let (Some(hook), Some((received, started))) = (&ctx.on_response, received) {
-            let status = response.status();
-            let bodiless = method == Method::Head || status.is_bodiless();
+        let status = response.status();
+        let bodiless = method == Method::Head || status.is_bodiless();
+        let body_bytes = if bodiless { 0 } else { response.body().len() };
+        ctx.stats.response(Some(method), status, body_bytes);
+        self.answered_at = Some(started);
+        if let (Some(hook), Some(received)) = (&ctx.on_response, received) {
             hook(&crate::Exchange {
                 peer: self.peer,
                 request: Some(request),
                 request_line: None,
                 reason: None,
                 status,
-                body_bytes: if bodiless { 0 } else { response.body().len() },
+                body_bytes,
                 received,
                 handler_time: started.elapsed(),
             });
@@ -254,6 +255,7 @@ impl<S: Transport> Conn<S> {
         now: Instant,
     ) -> Step {
         self.report_refusal(ctx, status, Some(reason), request_line);
+        self.answered_at = Some(now);
         self.push_response(
             error_response(status, Some(reason)),
             Version::Http11,
@@ -317,6 +319,9 @@ impl<S: Transport> Conn<S> {
         self.out_pos = 0;
         self.release_buffers();
         let now = Instant::now();
+        if let Some(at) = self.answered_at.take() {
+            ctx.stats.duration(now.saturating_duration_since(at));
+        }
         let after = self.after;
         match after {
             After::CloseAsAsked

@@ -318,6 +318,7 @@ impl Reactor {
                     // EMFILE, ENFILE, ENOBUFS, ENOMEM: the listener stays readable, so stop
                     // asking for a while instead of spinning.
                     tracing::warn!(error = %e, "accept failed; backing off");
+                    self.ctx.stats.accept_error();
                     self.accepting = Accepting::BackOff(Instant::now() + ACCEPT_BACKOFF);
                     return;
                 }
@@ -339,6 +340,7 @@ impl Reactor {
     }
 
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        self.ctx.stats.connection();
         if !self.peers.admit(Some(peer)) {
             tracing::debug!(%peer, "too many connections from one address");
             return;
@@ -547,6 +549,14 @@ impl Reactor {
     /// responses.
     fn sweep(&mut self, now: Instant) {
         self.retry_deferred();
+        let mut phases = crate::stats::PhaseCounts::default();
+        for (_, entry) in &self.conns {
+            phases.count(match entry {
+                Entry::Parked { conn, .. } => conn.phase(),
+                _ => crate::stats::Phase::Busy,
+            });
+        }
+        self.ctx.stats.publish_connections(&phases);
         if self.accepting == Accepting::Closed {
             self.close_idle(now);
         }
@@ -561,7 +571,7 @@ impl Reactor {
         for index in expired {
             if let Some(Entry::Parked { mut conn, .. }) = self.conns.try_remove(index) {
                 tracing::debug!("connection timed out");
-                conn.on_timeout();
+                conn.on_timeout(&self.ctx);
                 self.peers.release(conn.peer());
                 let _ = self.poll.registry().deregister(conn.stream_mut());
             }
@@ -584,6 +594,7 @@ impl Reactor {
     fn begin_drain(&mut self) {
         tracing::info!(connections = self.conns.len(), "shutting down");
         self.ctx.draining.store(true, Ordering::Release);
+        self.ctx.stats.set_draining();
         // The clients already in the backlog connected before the drain: take them in
         // (closing the socket would reset them), then close it.
         if self.accepting == Accepting::Open {

@@ -58,6 +58,7 @@ pub(crate) fn test_builder() -> ServerBuilder {
 pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
     pub(crate) handle: ShutdownHandle,
+    pub(crate) stats: lido::Stats,
     thread: Option<JoinHandle<Result<(), ServerError>>>,
 }
 
@@ -73,6 +74,7 @@ impl TestServer {
             .expect("bind a test server");
         let addr = server.local_addr();
         let handle = server.shutdown_handle();
+        let stats = server.stats();
         let thread = std::thread::Builder::new()
             .name("lido-test-server".to_owned())
             .spawn(move || server.run())
@@ -80,6 +82,7 @@ impl TestServer {
         TestServer {
             addr,
             handle,
+            stats,
             thread: Some(thread),
         }
     }

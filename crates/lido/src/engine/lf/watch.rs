@@ -167,6 +167,8 @@ impl Watch<'_> {
     fn sweep(&self, now: Instant) {
         let draining = self.drain_deadline.is_some();
         let table = &self.shared.table;
+        let mut phases = crate::stats::PhaseCounts::default();
+        let mut seen = 0u64;
         for index in 0..table.capacity() {
             let Some(mut held) = table.try_get(index) else {
                 continue;
@@ -175,19 +177,29 @@ impl Watch<'_> {
             let Some(conn) = slot.conn.as_mut() else {
                 continue;
             };
+            seen += 1;
+            phases.count(if slot.queued {
+                crate::stats::Phase::Busy
+            } else {
+                conn.phase()
+            });
             let expired = slot.deadline <= now;
             if expired || (draining && conn.is_idle(now)) {
                 if expired && slot.queued {
                     // Waited in the overflow queue for a worker that never came free.
                     tracing::debug!("no worker came free in time; answering 503");
-                    conn.on_queue_timeout();
+                    conn.on_queue_timeout(&self.shared.ctx);
                 } else if expired {
                     tracing::debug!("connection timed out");
-                    conn.on_timeout();
+                    conn.on_timeout(&self.shared.ctx);
                 }
                 drop(table.remove(&mut held));
             }
         }
+        // The slots a worker holds could not be looked at: those connections are busy.
+        let open = u64::try_from(table.open()).unwrap_or(u64::MAX);
+        phases.add(crate::stats::Phase::Busy, open.saturating_sub(seen));
+        self.shared.ctx.stats.publish_connections(&phases);
     }
 
     /// No worker is waiting now, and none has waited since the last look.
@@ -308,6 +320,7 @@ impl Watch<'_> {
             .ctx
             .draining
             .store(true, std::sync::atomic::Ordering::Release);
+        shared.ctx.stats.set_draining();
         let listening = shared
             .listeners
             .read()

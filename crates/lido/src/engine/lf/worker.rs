@@ -256,6 +256,7 @@ pub(super) fn accept_batch(
                 if !reserved && !make_room(shared) {
                     continue; // everyone got busy meanwhile: dropping it closes it
                 }
+                shared.ctx.stats.connection();
                 accepted.push((TcpStream::from(fd), peer));
             }
             Err(Errno::AGAIN) => {
@@ -276,6 +277,7 @@ pub(super) fn accept_batch(
                 // EMFILE, ENFILE, ENOBUFS, ENOMEM: the listener stays readable; the watch
                 // re-arms it after a pause instead of letting us spin on it.
                 tracing::warn!(error = %std::io::Error::from(err), "accept failed; backing off");
+                shared.ctx.stats.accept_error();
                 shared.accepting.store(ACCEPT_BACKOFF, Ordering::SeqCst);
                 pause = true;
                 break;
