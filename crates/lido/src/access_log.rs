@@ -1,7 +1,8 @@
-//! The binary's access log: Combined Log Format (or JSON lines) on stdout.
+//! The binary's access log: Combined Log Format (or JSON lines) on stdout or in a file.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -32,30 +33,82 @@ const QUEUE_LINES: usize = 16 * 1024;
 const FINISH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The access log: formatting happens on the caller's thread, writing on a logger thread, so
-/// a slow stdout never stalls a worker or the reactor.
+/// a slow stdout or disk never stalls a worker or the reactor.
 #[derive(Debug)]
 pub(crate) struct Logger {
     done: crossbeam_channel::Receiver<()>,
     dropped: Arc<AtomicU64>,
 }
 
-/// The hook the server calls, and the handle to wait for the log at exit.
+/// Asks the logger thread to reopen its file (SIGUSR1, after logrotate moved it).
+#[derive(Debug, Clone)]
+pub(crate) struct Reopen(crossbeam_channel::Sender<()>);
+
+impl Reopen {
+    pub(crate) fn reopen(&self) {
+        // One pending request is enough.
+        let _ = self.0.try_send(());
+    }
+}
+
+/// Where lines go.
+fn open(file: Option<&Path>) -> std::io::Result<Box<dyn std::io::Write + Send>> {
+    Ok(match file {
+        None => Box::new(std::io::stdout()),
+        Some(path) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        ),
+    })
+}
+
+/// The hook the server calls, the handle to wait for the log at exit, and the handle that
+/// reopens the file. `file`: append to it instead of writing to stdout; it is opened here, so
+/// a path that cannot be written is an error at start.
 pub(crate) fn start(
     format: Format,
-) -> std::io::Result<(impl Fn(&Exchange<'_>) + Send + Sync + 'static, Logger)> {
+    file: Option<PathBuf>,
+) -> std::io::Result<(
+    impl Fn(&Exchange<'_>) + Send + Sync + 'static,
+    Logger,
+    Reopen,
+)> {
     let (tx, rx) = crossbeam_channel::bounded::<String>(QUEUE_LINES);
     let (done_tx, done) = crossbeam_channel::bounded(1);
+    let (reopen_tx, reopen_rx) = crossbeam_channel::bounded::<()>(1);
+    let first = open(file.as_deref())?;
     std::thread::Builder::new()
         .name("lido-access-log".into())
         .spawn(move || {
-            let mut out = std::io::BufWriter::new(std::io::stdout());
-            while let Ok(line) = rx.recv() {
-                let _ = out.write_all(line.as_bytes());
-                // Flush once the queue is empty: lines appear promptly, in batches under load.
-                while let Ok(line) = rx.try_recv() {
-                    let _ = out.write_all(line.as_bytes());
+            let mut out = std::io::BufWriter::new(first);
+            loop {
+                crossbeam_channel::select! {
+                    recv(rx) -> line => {
+                        let Ok(line) = line else { break };
+                        let _ = out.write_all(line.as_bytes());
+                        // Flush once the queue is empty: lines appear promptly, in batches
+                        // under load.
+                        while let Ok(line) = rx.try_recv() {
+                            let _ = out.write_all(line.as_bytes());
+                        }
+                        let _ = out.flush();
+                    }
+                    recv(reopen_rx) -> _ => {
+                        let _ = out.flush();
+                        match open(file.as_deref()) {
+                            Ok(next) => {
+                                out = std::io::BufWriter::new(next);
+                                tracing::info!("access log reopened");
+                            }
+                            Err(e) => tracing::warn!(
+                                error = %e,
+                                "could not reopen the access log; writing to the old file"
+                            ),
+                        }
+                    }
                 }
-                let _ = out.flush();
             }
             let _ = out.flush();
             let _ = done_tx.send(());
@@ -69,7 +122,7 @@ pub(crate) fn start(
             counter.fetch_add(1, Ordering::Relaxed);
         }
     };
-    Ok((hook, Logger { done, dropped }))
+    Ok((hook, Logger { done, dropped }, Reopen(reopen_tx)))
 }
 
 impl Logger {
@@ -80,7 +133,7 @@ impl Logger {
         if dropped > 0 {
             tracing::warn!(
                 dropped,
-                "access log lines dropped: stdout could not keep up"
+                "access log lines dropped: the log could not keep up"
             );
         }
     }

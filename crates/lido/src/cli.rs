@@ -1,105 +1,186 @@
-//! Command line -> server configuration -> run.
+//! The command line: flags, subcommands, and where each value comes from (the command line,
+//! then `LIDO_<FLAG>` environment variables, then the `--config` file, then the default).
 
-use std::error::Error;
-use std::io::Write;
+use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use clap::Parser;
-use lido::{Server, StaticFiles};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::access_log;
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
+
+const SERVING: &str = "Serving";
+const FILES: &str = "Files";
+const LIMITS: &str = "Limits";
+const TIMEOUTS: &str = "Timeouts";
+const LOGGING: &str = "Logging";
+const OPERATIONS: &str = "Operations";
 
 /// Serve a directory over HTTP/1.1: a fixed pool of workers that never wait on the network.
+///
+/// Every flag can also be set with an environment variable named after it (--max-body:
+/// LIDO_MAX_BODY) or a key of the same name in the --config file; the command line wins over
+/// the environment, which wins over the file.
 #[derive(Debug, Parser)]
-#[command(name = "lido", version, about)]
+#[command(
+    name = "lido",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    after_help = "Stop with Ctrl-C (or SIGTERM): in-flight requests finish first."
+)]
 pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+    #[command(flatten)]
+    pub(crate) serve: Serve,
+}
+
+/// What `lido` does besides serving.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; `lido man | man -l -`).
+    Man,
+    /// Ask a running lido whether it is healthy: exit 0 if ADDR answers GET /healthz with
+    /// 200, 1 otherwise (for container health checks, where no curl is installed).
+    Healthcheck {
+        /// The admin address (--admin) of the server to ask.
+        #[arg(default_value = crate::admin::DEFAULT_ADDR)]
+        addr: String,
+        /// The path to ask for.
+        #[arg(long, default_value = "/healthz")]
+        path: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+        timeout: f64,
+    },
+}
+
+/// The flags of the server itself.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Serve {
     /// The directory to serve.
-    #[arg(default_value = ".")]
-    root: PathBuf,
-    /// Address to listen on (port 0 picks a free port; the bound address is printed).
-    #[arg(short, long, default_value = lido::DEFAULT_LISTEN, value_name = "ADDR")]
-    listen: String,
+    #[arg(default_value = ".", help_heading = SERVING)]
+    pub(crate) root: PathBuf,
+    /// Address to listen on (port 0 picks a free port; the bound address is printed). Not
+    /// bound when systemd passes sockets, unless given.
+    #[arg(short, long, default_value = lido::DEFAULT_LISTEN, value_name = "ADDR", help_heading = SERVING)]
+    pub(crate) listen: String,
     /// Worker threads [default: number of CPUs].
-    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
-    threads: Option<u32>,
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096), help_heading = SERVING)]
+    pub(crate) threads: Option<u32>,
     /// Ready connections that may wait for a worker before new ones get 503 [default: 512 x threads].
-    #[arg(long, value_name = "N")]
-    queue: Option<usize>,
+    #[arg(long, value_name = "N", help_heading = SERVING)]
+    pub(crate) queue: Option<usize>,
     /// Connection engine: leader-followers (Linux) or reactor [default: leader-followers on Linux].
-    #[arg(long, value_name = "NAME", env = "LIDO_ENGINE")]
-    engine: Option<lido::Engine>,
-    /// Connections open at once; at the limit idle and half-sent ones make room for new ones.
-    #[arg(long, value_name = "N", default_value_t = lido::DEFAULT_MAX_CONNECTIONS)]
-    max_connections: usize,
-    /// Connections one client address may have open at once [default: no limit].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    max_connections_per_ip: Option<u32>,
-    /// Requests served on one connection before it is closed.
-    #[arg(long, value_name = "N", default_value_t = lido::DEFAULT_MAX_REQUESTS_PER_CONNECTION)]
-    max_requests: u32,
-    /// Largest request body accepted, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = lido::DEFAULT_MAX_BODY)]
-    max_body: u64,
-    /// Bytes of request bodies held in memory across all connections; past it, 503.
-    #[arg(long, value_name = "BYTES", default_value_t = lido::DEFAULT_MAX_BODY_MEMORY)]
-    max_body_memory: usize,
-    /// Request bodies larger than this wait in a temporary file instead of memory.
-    #[arg(long, value_name = "BYTES", default_value_t = lido::DEFAULT_SPOOL_THRESHOLD)]
-    spool_bodies_over: usize,
-    /// Seconds for a whole request head to arrive.
-    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_HEAD_TIMEOUT.as_secs_f64())]
-    head_timeout: f64,
-    /// Seconds an idle keep-alive connection is kept.
-    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_KEEP_ALIVE_TIMEOUT.as_secs_f64())]
-    keep_alive_timeout: f64,
-    /// Seconds a whole request body may take after its head.
-    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_BODY_DEADLINE.as_secs_f64())]
-    body_deadline: f64,
-    /// Bytes a second request bodies and responses must average after their first 5 s (0: off).
-    #[arg(long, value_name = "BYTES", default_value_t = lido::DEFAULT_MIN_DATA_RATE)]
-    min_data_rate: u64,
-    /// Seconds a request body or a response may go without progress.
-    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_WRITE_TIMEOUT.as_secs_f64())]
-    io_timeout: f64,
-    /// Seconds a graceful shutdown (SIGINT, SIGTERM) lets in-flight exchanges finish.
-    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_DRAIN_TIMEOUT.as_secs_f64())]
-    drain_timeout: f64,
+    #[arg(long, value_name = "NAME", help_heading = SERVING)]
+    pub(crate) engine: Option<lido::Engine>,
+
     /// Serve dotfiles (hidden by default).
-    #[arg(long)]
-    hidden: bool,
+    #[arg(long, help_heading = FILES)]
+    pub(crate) hidden: bool,
     /// Follow symlinks that point outside ROOT (by default only links inside ROOT are followed).
-    #[arg(long)]
-    follow_symlinks: bool,
+    #[arg(long, help_heading = FILES)]
+    pub(crate) follow_symlinks: bool,
     /// Answer 403 for directories without index.html instead of listing them.
-    #[arg(long)]
-    no_listing: bool,
+    #[arg(long, help_heading = FILES)]
+    pub(crate) no_listing: bool,
     /// Seconds a cached file is served before its path is checked again (0: no file cache).
-    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_FILE_RECHECK.as_secs_f64())]
-    recheck_files: f64,
+    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_FILE_RECHECK.as_secs_f64(), help_heading = FILES)]
+    pub(crate) recheck_files: f64,
     /// Cache-Control header for files and listings.
-    #[arg(long, value_name = "VALUE", default_value = lido::DEFAULT_CACHE_CONTROL)]
-    cache_control: String,
+    #[arg(long, value_name = "VALUE", default_value = lido::DEFAULT_CACHE_CONTROL, help_heading = FILES)]
+    pub(crate) cache_control: String,
     /// Single-page app: unknown paths that accept HTML get ROOT/index.html.
-    #[arg(long)]
-    spa: bool,
+    #[arg(long, help_heading = FILES)]
+    pub(crate) spa: bool,
     /// HTML file sent (with status 404) for missing paths.
-    #[arg(long = "404", value_name = "FILE")]
-    not_found: Option<PathBuf>,
+    #[arg(long = "404", value_name = "FILE", help_heading = FILES)]
+    pub(crate) not_found: Option<PathBuf>,
     /// Allow cross-origin requests from anywhere (Access-Control-Allow-Origin: *).
-    #[arg(long)]
-    cors: bool,
+    #[arg(long, help_heading = FILES)]
+    pub(crate) cors: bool,
     /// Extra response header, as 'Name: value' (repeatable).
-    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header)]
-    headers: Vec<(String, String)>,
-    /// Access log format on stdout.
-    #[arg(long, value_name = "FORMAT", default_value = "combined")]
-    access_log: access_log::Format,
+    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header, help_heading = FILES)]
+    pub(crate) headers: Vec<(String, String)>,
+
+    /// Connections open at once; at the limit idle and half-sent ones make room for new ones.
+    #[arg(long, value_name = "N", default_value_t = lido::DEFAULT_MAX_CONNECTIONS, help_heading = LIMITS)]
+    pub(crate) max_connections: usize,
+    /// Connections one client address may have open at once [default: no limit].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
+    pub(crate) max_connections_per_ip: Option<u32>,
+    /// Requests served on one connection before it is closed.
+    #[arg(long, value_name = "N", default_value_t = lido::DEFAULT_MAX_REQUESTS_PER_CONNECTION, help_heading = LIMITS)]
+    pub(crate) max_requests: u32,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = lido::DEFAULT_MAX_BODY, help_heading = LIMITS)]
+    pub(crate) max_body: u64,
+    /// Bytes of request bodies held in memory across all connections; past it, 503.
+    #[arg(long, value_name = "BYTES", default_value_t = lido::DEFAULT_MAX_BODY_MEMORY, help_heading = LIMITS)]
+    pub(crate) max_body_memory: usize,
+    /// Request bodies larger than this (bytes) wait in a temporary file instead of memory.
+    #[arg(long, value_name = "BYTES", default_value_t = lido::DEFAULT_SPOOL_THRESHOLD, help_heading = LIMITS)]
+    pub(crate) spool_bodies_over: usize,
+    /// Bytes a second request bodies and responses must average after their first 5 s (0: off).
+    #[arg(long, value_name = "BYTES", default_value_t = lido::DEFAULT_MIN_DATA_RATE, help_heading = LIMITS)]
+    pub(crate) min_data_rate: u64,
+
+    /// Seconds for a whole request head to arrive.
+    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_HEAD_TIMEOUT.as_secs_f64(), help_heading = TIMEOUTS)]
+    pub(crate) head_timeout: f64,
+    /// Seconds an idle keep-alive connection is kept.
+    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_KEEP_ALIVE_TIMEOUT.as_secs_f64(), help_heading = TIMEOUTS)]
+    pub(crate) keep_alive_timeout: f64,
+    /// Seconds a whole request body may take after its head.
+    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_BODY_DEADLINE.as_secs_f64(), help_heading = TIMEOUTS)]
+    pub(crate) body_deadline: f64,
+    /// Seconds a request body or a response may go without progress.
+    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_WRITE_TIMEOUT.as_secs_f64(), help_heading = TIMEOUTS)]
+    pub(crate) io_timeout: f64,
+    /// Seconds a graceful shutdown (SIGINT, SIGTERM) lets in-flight exchanges finish.
+    #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_DRAIN_TIMEOUT.as_secs_f64(), help_heading = TIMEOUTS)]
+    pub(crate) drain_timeout: f64,
+
+    /// Access log format.
+    #[arg(long, value_name = "FORMAT", default_value = "combined", help_heading = LOGGING)]
+    pub(crate) access_log: access_log::Format,
+    /// Write the access log to FILE (appending) instead of stdout; SIGUSR1 reopens it (for
+    /// logrotate).
+    #[arg(long, value_name = "FILE", help_heading = LOGGING)]
+    pub(crate) access_log_file: Option<PathBuf>,
     /// No access log; only warnings and errors on stderr.
-    #[arg(short, long)]
-    quiet: bool,
+    #[arg(short, long, help_heading = LOGGING)]
+    pub(crate) quiet: bool,
+
+    /// Serve /healthz, /readyz and /metrics (Prometheus) on ADDR [default: off]. Keep it off
+    /// the public network.
+    #[arg(long, value_name = "ADDR", help_heading = OPERATIONS)]
+    pub(crate) admin: Option<String>,
+    /// Seconds between SIGTERM and closing the listener: /healthz and /readyz answer 503
+    /// meanwhile while requests are still served, so a load balancer stops sending first.
+    #[arg(long, value_name = "SECS", default_value_t = 0.0, help_heading = OPERATIONS)]
+    pub(crate) shutdown_delay: f64,
+    /// Bind with SO_REUSEPORT, so a new lido can start on the same address before this one
+    /// stops (set net.ipv4.tcp_migrate_req=1 on Linux for restarts that lose nothing).
+    #[arg(long, help_heading = OPERATIONS)]
+    pub(crate) reuse_port: bool,
+    /// Read settings from a TOML file whose keys are the flags' names (max-body = 1048576).
+    #[arg(long, value_name = "FILE", help_heading = OPERATIONS)]
+    pub(crate) config: Option<PathBuf>,
+    /// Print the effective settings as TOML (a config file to start from) and exit.
+    #[arg(long, help_heading = OPERATIONS)]
+    pub(crate) print_config: bool,
+
+    /// Whether --listen was given (on the command line, in the environment or the file),
+    /// rather than defaulted.
+    #[arg(skip)]
+    pub(crate) listen_given: bool,
 }
 
 /// `Name: value`, with a token name and a value without control characters.
@@ -119,113 +200,100 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
     Ok((name.to_owned(), value.to_owned()))
 }
 
-fn seconds(name: &str, secs: f64) -> Result<Duration, Box<dyn Error>> {
-    Duration::try_from_secs_f64(secs)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("--{name} must be a positive number of seconds, not {secs}").into())
+/// Flags that are not settings: they have no environment variable and no config key.
+const NOT_SETTINGS: [&str; 4] = ["help", "version", "print_config", "config"];
+
+/// The environment variable of a flag: `LIDO_` and its long name in capitals, `_` for `-`
+/// (`LIDO_MAX_BODY`).
+pub(crate) fn env_name(name: &str) -> String {
+    format!("LIDO_{}", name.to_ascii_uppercase().replace('-', "_"))
 }
 
-pub(crate) fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
-    let level = if cli.quiet { "warn" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-
-    let mut files = StaticFiles::new(&cli.root)
-        .map_err(|e| format!("cannot serve {}: {e}", cli.root.display()))?
-        .show_hidden(cli.hidden)
-        .follow_symlinks(cli.follow_symlinks)
-        .listing(!cli.no_listing)
-        .cache_control(cli.cache_control.clone())
-        .recheck_files_after(Duration::try_from_secs_f64(cli.recheck_files).map_err(|_| {
-            format!(
-                "--recheck-files must be zero or a positive number of seconds, not {}",
-                cli.recheck_files
-            )
-        })?)
-        .spa(cli.spa)
-        .cors(cli.cors);
-    if let Some(page) = &cli.not_found {
-        files = files
-            .not_found_page(page)
-            .map_err(|e| format!("cannot use --404 {}: {e}", page.display()))?;
-    }
-    for (name, value) in &cli.headers {
-        files = files.header(name.clone(), value.clone());
-    }
-    let mut builder = Server::builder()
-        .listen(cli.listen.clone())
-        .max_connections(cli.max_connections)
-        .max_requests_per_connection(cli.max_requests)
-        .max_body(cli.max_body)
-        .max_body_memory(cli.max_body_memory)
-        .spool_bodies_over(cli.spool_bodies_over)
-        .head_timeout(seconds("head-timeout", cli.head_timeout)?)
-        .keep_alive_timeout(seconds("keep-alive-timeout", cli.keep_alive_timeout)?)
-        .body_timeout(seconds("io-timeout", cli.io_timeout)?)
-        .body_deadline(seconds("body-deadline", cli.body_deadline)?)
-        .min_data_rate(cli.min_data_rate)
-        .write_timeout(seconds("io-timeout", cli.io_timeout)?)
-        .drain_timeout(seconds("drain-timeout", cli.drain_timeout)?);
-    if let Some(per_ip) = cli.max_connections_per_ip {
-        builder = builder.max_connections_per_ip(per_ip as usize);
-    }
-    if let Some(threads) = cli.threads {
-        builder = builder.threads(threads as usize);
-    }
-    if let Some(queue) = cli.queue {
-        builder = builder.queue_capacity(queue);
-    }
-    if let Some(engine) = cli.engine {
-        if !engine.is_available() {
-            return Err(format!("--engine {engine} is not available on this system").into());
-        }
-        builder = builder.engine(engine);
-    }
-    let logger = if cli.quiet {
-        None
-    } else {
-        let (hook, logger) = access_log::start(cli.access_log)?;
-        builder = builder.on_response(hook);
-        Some(logger)
-    };
-    let server = builder
-        .bind(files)
-        .map_err(|e| match std::error::Error::source(&e) {
-            Some(source) => format!("{e}: {source}"),
-            None => e.to_string(),
-        })?;
-
-    let handle = server.shutdown_handle();
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
-    std::thread::Builder::new()
-        .name("lido-signals".into())
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                tracing::info!(signal, "signal received; shutting down");
-                handle.shutdown();
+/// The command with every setting readable from its environment variable.
+pub(crate) fn command() -> clap::Command {
+    Cli::command()
+        .mut_args(|arg| {
+            if NOT_SETTINGS.contains(&arg.get_id().as_str()) {
+                return arg;
             }
-        })?;
+            let name = env_name(arg.get_long().unwrap_or(arg.get_id().as_str()));
+            arg.env(name)
+        })
+        .mut_arg("config", |arg| arg.env("LIDO_CONFIG"))
+}
 
-    let mut stdout = std::io::stdout();
-    // A closed stdout must not stop the server; the address is also logged.
-    let _ = writeln!(
-        stdout,
-        "lido: serving {} on http://{}",
-        cli.root.display(),
-        server.local_addr()
-    );
-    let _ = stdout.flush();
-    let result = server.run();
-    // `run` consumed the server and its hook: the logger drains and stops.
-    if let Some(logger) = logger {
-        logger.finish();
+/// How parsing ended, when it did not give a command line to act on.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// `--help` or `--version`: print and exit 0.
+    Info(clap::Error),
+    /// Bad arguments or a bad config file: one line, exit 2.
+    Usage(String),
+}
+
+/// A parsed command line, and the matches it came from (for `--print-config`).
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    pub(crate) cli: Cli,
+    pub(crate) matches: ArgMatches,
+}
+
+/// Parses `args`, with the `--config` file's settings under those given.
+pub(crate) fn parse(args: Vec<OsString>) -> Result<Parsed, Refusal> {
+    let first = matches(command(), args.clone())?;
+    let Some(path) = first.get_one::<PathBuf>("config").cloned() else {
+        let cli = from_matches(&first)?;
+        return Ok(Parsed {
+            cli,
+            matches: first,
+        });
+    };
+    let file = crate::config_file::load(&path, &command()).map_err(Refusal::Usage)?;
+    // A setting from the file goes in front of the command line only where neither the
+    // command line nor the environment gave one.
+    let mut merged = Vec::with_capacity(args.len() + file.len());
+    let mut rest = args.into_iter();
+    merged.extend(rest.next());
+    for setting in file {
+        let given = matches!(
+            first.value_source(&setting.id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        );
+        if !given {
+            merged.extend(setting.args);
+        }
     }
-    result?;
-    Ok(())
+    merged.extend(rest);
+    let matches = matches(command(), merged)?;
+    let cli = from_matches(&matches)?;
+    Ok(Parsed { cli, matches })
+}
+
+fn matches(command: clap::Command, args: Vec<OsString>) -> Result<ArgMatches, Refusal> {
+    command.try_get_matches_from(args).map_err(|err| {
+        if err.use_stderr() {
+            Refusal::Usage(first_line(&err))
+        } else {
+            Refusal::Info(err)
+        }
+    })
+}
+
+fn from_matches(matches: &ArgMatches) -> Result<Cli, Refusal> {
+    let mut cli = Cli::from_arg_matches(matches).map_err(|e| Refusal::Usage(first_line(&e)))?;
+    cli.serve.listen_given = matches!(
+        matches.value_source("listen"),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    );
+    Ok(cli)
+}
+
+/// clap's first line, without its `error: `.
+pub(crate) fn first_line(err: &clap::Error) -> String {
+    let text = err.render().to_string();
+    text.lines()
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_owned()
 }

@@ -2,25 +2,66 @@
 #![warn(clippy::unwrap_used)]
 
 mod access_log;
+mod admin;
 mod cli;
+mod config_file;
+mod metrics;
+mod serve;
+mod systemd;
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use cli::{Command, Refusal};
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) if !err.use_stderr() => err.exit(), // --help, --version
+    // First, before any thread starts: the sockets systemd passed (this clears LISTEN_FDS).
+    let activated = match systemd::activated_sockets() {
+        Ok(activated) => activated,
         Err(err) => {
-            // One line, like every other error: clap's first line without its "error: ".
-            let text = err.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("lido: {}", first.trim_start_matches("error: "));
+            eprintln!("lido: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let parsed = match cli::parse(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(Refusal::Info(err)) => err.exit(), // --help, --version
+        Err(Refusal::Usage(line)) => {
+            eprintln!("lido: {line}");
             return ExitCode::from(2);
         }
     };
-    match cli::run(cli) {
+    let mut stdout = std::io::stdout();
+    let result = match parsed.cli.command {
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut cli::command(), "lido", &mut stdout);
+            Ok(())
+        }
+        Some(Command::Man) => clap_mangen::Man::new(cli::command())
+            .render(&mut stdout)
+            .map_err(Into::into),
+        Some(Command::Healthcheck {
+            addr,
+            path,
+            timeout,
+        }) => {
+            let timeout = std::time::Duration::try_from_secs_f64(timeout)
+                .unwrap_or(std::time::Duration::from_secs(3));
+            match admin::check(&addr, &path, timeout) {
+                Ok(()) => {
+                    let _ = writeln!(stdout, "lido: {addr}{path}: ok");
+                    Ok(())
+                }
+                Err(why) => Err(why.into()),
+            }
+        }
+        None if parsed.cli.serve.print_config => {
+            let text = config_file::print(&cli::command(), &parsed.matches);
+            stdout.write_all(text.as_bytes()).map_err(Into::into)
+        }
+        None => serve::run(parsed.cli.serve, activated),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("lido: {err}");

@@ -395,6 +395,11 @@ impl ServerBuilder {
                 warn_if_requests_are_not_migrated();
             }
         }
+        // Accepted sockets inherit TCP_NODELAY from their listener (see `bind_listener`);
+        // sockets handed over ready-made get it too.
+        for listener in &listeners {
+            let _ = socket2::SockRef::from(listener).set_nodelay(true);
+        }
         if listeners.len() > crate::engine::MAX_LISTENERS {
             return Err(ServerError::Io(io::Error::new(
                 io::ErrorKind::InvalidInput,

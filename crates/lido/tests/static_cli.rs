@@ -130,6 +130,8 @@ impl Lido {
             .strip_prefix(&prefix)
             .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
         lido.addr = addr.parse().expect("a socket address");
+        // The rest of the banner ends with how to stop it.
+        while !lido.next_line().contains("Ctrl-C") {}
         lido
     }
 

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use lido::{Handler, Server, ServerBuilder, ServerError, ShutdownHandle};
 
+pub(crate) mod handover;
+
 /// Read and write timeout of every client socket.
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(5);
 

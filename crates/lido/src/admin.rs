@@ -1,0 +1,105 @@
+//! `--admin ADDR`: a second, small server for operators and load balancers.
+//!
+//! - `/healthz`: `200 ok` while the server serves; `503` from the moment a shutdown was asked
+//!   for (during `--shutdown-delay` and the drain), so a load balancer takes the instance out
+//!   before it stops listening.
+//! - `/readyz`: the same answer, for readiness probes (Kubernetes keeps liveness and
+//!   readiness apart; lido has nothing to warm up, so both say whether it takes traffic).
+//! - `/metrics`: the counters in the Prometheus text format.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use lido::http::{Method, Request, Response, StatusCode};
+
+/// Where `lido healthcheck` asks when given no address; the address the deploy files use.
+pub(crate) const DEFAULT_ADDR: &str = "127.0.0.1:7879";
+
+/// Whether the process is on its way out; set by the signal thread at SIGTERM.
+#[derive(Debug, Default)]
+pub(crate) struct Lifecycle {
+    stopping: AtomicBool,
+}
+
+impl Lifecycle {
+    pub(crate) fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+}
+
+/// The admin endpoints' handler.
+#[derive(Debug)]
+pub(crate) struct Admin {
+    pub(crate) stats: lido::Stats,
+    pub(crate) lifecycle: Arc<Lifecycle>,
+}
+
+impl lido::Handler for Admin {
+    fn handle(&self, request: &Request) -> Response {
+        if !matches!(request.method(), Method::Get | Method::Head) {
+            return lido::method_not_allowed(&[Method::Get, Method::Head]);
+        }
+        let no_store = |response: Response| response.with_header("Cache-Control", "no-store");
+        match request.path() {
+            "/healthz" | "/readyz" => {
+                if self.lifecycle.stopping() || self.stats.snapshot().draining {
+                    no_store(Response::text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "draining\n",
+                    ))
+                } else {
+                    no_store(Response::text(StatusCode::OK, "ok\n"))
+                }
+            }
+            "/metrics" => match crate::metrics::encode(self.stats.snapshot()) {
+                Ok(text) => no_store(
+                    Response::new(StatusCode::OK)
+                        .with_header("Content-Type", crate::metrics::CONTENT_TYPE)
+                        .with_body(text.into()),
+                ),
+                Err(_) => Response::text(StatusCode::INTERNAL_SERVER_ERROR, "metrics failed\n"),
+            },
+            _ => Response::text(
+                StatusCode::NOT_FOUND,
+                "not found: try /healthz, /readyz or /metrics\n",
+            ),
+        }
+    }
+}
+
+/// `lido healthcheck ADDR`: `Ok` if `GET path` on ADDR answers 200 within `timeout`.
+pub(crate) fn check(addr: &str, path: &str, timeout: std::time::Duration) -> Result<(), String> {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    let target = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("{addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr}: no address"))?;
+    let mut stream = std::net::TcpStream::connect_timeout(&target, timeout)
+        .map_err(|e| format!("{addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .and_then(|()| stream.set_write_timeout(Some(timeout)))
+        .map_err(|e| format!("{addr}: {e}"))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("{addr}: {e}"))?;
+    let mut head = [0u8; 12];
+    stream
+        .read_exact(&mut head)
+        .map_err(|e| format!("{addr}: no answer: {e}"))?;
+    match &head {
+        b"HTTP/1.1 200" | b"HTTP/1.0 200" => Ok(()),
+        other => Err(format!(
+            "{addr}{path}: {}",
+            String::from_utf8_lossy(other).trim()
+        )),
+    }
+}

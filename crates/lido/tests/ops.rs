@@ -1,0 +1,585 @@
+//! Operating the `lido` binary: the admin endpoints, the shutdown delay, the config file and
+//! its precedence, completions and the man page, `lido healthcheck`, the access log file and
+//! SIGUSR1, systemd socket activation and notifications.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn lido() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lido"));
+    // The tests' own environment must not leak settings in (but the engine under test, as
+    // CI runs the suite once per engine).
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("LIDO_") && key != "LIDO_ENGINE" {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// Kills the child if the test ends early.
+struct Running {
+    child: Child,
+    /// The banner: `serving ... on http://A`, `admin on http://B ...`.
+    lines: Vec<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    /// Starts `command` and reads its banner, up to the line that says how to stop it.
+    fn start(mut command: Command) -> Running {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lido");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut running = Running {
+            child,
+            lines: Vec::new(),
+        };
+        let mut reader = BufReader::new(stdout);
+        loop {
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).expect("read the banner");
+            if n == 0 {
+                let mut err = String::new();
+                if let Some(mut stderr) = running.child.stderr.take() {
+                    let _ = stderr.read_to_string(&mut err);
+                }
+                panic!("lido exited during start-up: {:?} {err}", running.lines);
+            }
+            let done = line.contains("Ctrl-C");
+            running.lines.push(line.trim().to_owned());
+            if done {
+                break;
+            }
+        }
+        // Keep reading stdout so that the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        running
+    }
+
+    /// The address after `http://` on the banner line starting with `prefix`.
+    fn addr(&self, prefix: &str) -> String {
+        let line = self
+            .lines
+            .iter()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {:?}", self.lines));
+        let rest = line.rsplit("http://").next().expect("an address");
+        rest.split_whitespace()
+            .next()
+            .expect("an address")
+            .to_owned()
+    }
+
+    fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -{name} failed");
+    }
+
+    /// Waits for the process to exit; its exit code.
+    fn wait(mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "lido did not exit in {within:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lido-ops-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("make a temp dir");
+    std::fs::write(dir.join("index.html"), "<h1>hi</h1>\n").expect("write index.html");
+    dir
+}
+
+/// `GET path` on a new connection: status, headers (lowercase names) and body.
+fn get(addr: &str, path: &str) -> std::io::Result<(u16, String, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(DEADLINE))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply)?;
+    let (head, body) = reply
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no head in {reply:?}")))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status in {head:?}")))?;
+    Ok((status, head.to_ascii_lowercase(), body.to_owned()))
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("run lido")
+}
+
+#[test]
+fn admin_serves_health_readiness_and_metrics() {
+    let root = temp_dir("admin");
+    let mut command = lido();
+    command.arg(&root).args([
+        "--listen",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--quiet",
+    ]);
+    let server = Running::start(command);
+    let site = server.addr("lido: serving");
+    let admin = server.addr("lido: admin");
+    assert_eq!(get(&site, "/").expect("GET /").0, 200);
+    assert_eq!(get(&site, "/missing").expect("GET /missing").0, 404);
+    for path in ["/healthz", "/readyz"] {
+        let (status, head, body) = get(&admin, path).expect("a health answer");
+        assert_eq!((status, body.as_str()), (200, "ok\n"), "{path}");
+        assert!(head.contains("cache-control: no-store"), "{head}");
+    }
+    let (status, head, metrics) = get(&admin, "/metrics").expect("metrics");
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("content-type: application/openmetrics-text"),
+        "{head}"
+    );
+    for line in [
+        "lido_http_requests_total{code=\"200\",method=\"GET\"} 1",
+        "lido_http_requests_total{code=\"404\",method=\"GET\"} 1",
+        "lido_http_request_duration_seconds_count 2",
+        "lido_http_request_duration_seconds_bucket{le=\"+Inf\"} 2",
+        "lido_connections_accepted_total 2",
+        "lido_shed_total 0",
+        "lido_timeouts_total{kind=\"head\"} 0",
+        "lido_accept_errors_total 0",
+        "lido_draining 0",
+        "# EOF",
+    ] {
+        assert!(metrics.contains(line), "no {line:?} in\n{metrics}");
+    }
+    for family in [
+        "lido_http_response_bytes_total ",
+        "lido_connections{state=\"idle\"} ",
+        "lido_connections{state=\"busy\"} ",
+        "lido_pool_threads ",
+        "lido_pool_completed_total ",
+        "lido_pool_panicked_total ",
+        "lido_pool_rejected_total ",
+        "lido_pool_active ",
+        "lido_pool_queued ",
+        "lido_build_info{version=",
+    ] {
+        assert!(metrics.contains(family), "no {family:?} in\n{metrics}");
+    }
+    // The admin endpoints are not on the site, and the site is not on the admin address.
+    assert_eq!(get(&site, "/healthz").expect("GET").0, 404);
+    assert_eq!(get(&admin, "/").expect("GET").0, 404);
+    let mut stream = TcpStream::connect(&admin).expect("connect");
+    stream
+        .write_all(
+            b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .expect("send");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("read");
+    assert!(reply.starts_with("HTTP/1.1 405 "), "{reply}");
+}
+
+#[test]
+fn sigterm_makes_health_fail_first_and_stops_listening_after_the_delay() {
+    let root = temp_dir("delay");
+    let mut command = lido();
+    command.arg(&root).args([
+        "--listen",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--shutdown-delay",
+        "3",
+        "--quiet",
+    ]);
+    let server = Running::start(command);
+    let site = server.addr("lido: serving");
+    let admin = server.addr("lido: admin");
+    assert_eq!(get(&admin, "/healthz").expect("health").0, 200);
+    server.signal("TERM");
+    let signalled = Instant::now();
+    wait_for("/healthz to fail", || {
+        get(&admin, "/healthz").is_ok_and(|(status, _, _)| status == 503)
+    });
+    assert_eq!(get(&admin, "/readyz").expect("ready").0, 503);
+    // Still serving, on new connections, during the delay.
+    let (status, head, _) = get(&site, "/").expect("served during the delay");
+    assert_eq!(status, 200);
+    assert!(
+        signalled.elapsed() < Duration::from_secs(3),
+        "the checks took the whole delay; nothing was tested"
+    );
+    // After it, the listener is closed and the process exits cleanly.
+    wait_for("the listener to close", || {
+        TcpStream::connect(&site).is_err()
+    });
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(2),
+        "closed before the delay"
+    );
+    let _ = head;
+    assert_eq!(server.wait(DEADLINE), Some(0));
+}
+
+fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("lido.toml");
+    std::fs::write(&path, text).expect("write the config");
+    path
+}
+
+#[test]
+fn the_config_file_sets_flags_under_the_environment_and_the_command_line() {
+    let root = temp_dir("config");
+    let config = write_config(
+        &root,
+        &format!(
+            "root = {:?}\nlisten = \"127.0.0.1:0\"\nquiet = true\nheader = [\"X-From: file\"]\n\
+             cache-control = \"max-age=60\"\n",
+            root.display().to_string()
+        ),
+    );
+    // The file alone.
+    let mut command = lido();
+    command.arg("--config").arg(&config);
+    let server = Running::start(command);
+    let (status, head, _) = get(&server.addr("lido: serving"), "/").expect("GET");
+    assert_eq!(status, 200);
+    assert!(head.contains("x-from: file"), "{head}");
+    assert!(head.contains("cache-control: max-age=60"), "{head}");
+    drop(server);
+    // The environment over the file, the command line over both.
+    let mut command = lido();
+    command
+        .arg("--config")
+        .arg(&config)
+        .env("LIDO_HEADER", "X-From: env")
+        .env("LIDO_CACHE_CONTROL", "max-age=1")
+        .args(["--cache-control", "no-store"]);
+    let server = Running::start(command);
+    let (_, head, _) = get(&server.addr("lido: serving"), "/").expect("GET");
+    assert!(head.contains("x-from: env"), "{head}");
+    assert!(!head.contains("x-from: file"), "{head}");
+    assert!(head.contains("cache-control: no-store"), "{head}");
+}
+
+#[test]
+fn a_bad_config_file_is_one_line_naming_file_line_and_key() {
+    let dir = temp_dir("bad-config");
+    for (text, expected) in [
+        ("threads = 2\nthreds = 3\n", ":2: unknown key `threds`"),
+        (
+            "cors = 1\n",
+            ":1: key `cors`: expected true or false, not integer",
+        ),
+        (
+            "\n\nmax-body = \"lots\"\n",
+            ":3: key `max-body`: invalid value 'lots'",
+        ),
+        ("listen = \n", ":1: "),
+    ] {
+        let config = write_config(&dir, text);
+        let out = run(lido().arg("--config").arg(&config));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{text:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("lido: {}", config.display())),
+            "{stderr}"
+        );
+        assert!(stderr.contains(expected), "{text:?}: {stderr}");
+    }
+    let out = run(lido().args(["--config", "/nonexistent/lido.toml"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("lido: /nonexistent/lido.toml: "));
+}
+
+#[test]
+fn print_config_writes_a_file_that_reads_back_the_same() {
+    let dir = temp_dir("print");
+    let out = run(lido().args([
+        "--print-config",
+        "--threads",
+        "3",
+        "--header",
+        "X-A: b",
+        "--cors",
+    ]));
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    for line in [
+        "threads = 3\n",
+        "header = [\"X-A: b\"]\n",
+        "cors = true\n",
+        "max-body = 1048576\n",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+    let config = write_config(&dir, &text);
+    let again = run(lido().arg("--config").arg(&config).arg("--print-config"));
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&again.stdout), text);
+}
+
+#[test]
+fn completions_and_the_man_page() {
+    let out = run(lido().args(["completions", "bash"]));
+    assert!(out.status.success());
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        script.contains("_lido()") && script.contains("--max-connections"),
+        "{script}"
+    );
+    let out = run(lido().args(["completions", "nosuchshell"]));
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(lido().arg("man"));
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH lido"),
+        "{page}"
+    );
+    assert!(
+        page.contains("LIDO_MAX_BODY"),
+        "the man page names the environment variables"
+    );
+}
+
+#[test]
+fn healthcheck_exits_zero_only_for_a_healthy_server() {
+    let root = temp_dir("healthcheck");
+    let mut command = lido();
+    command.arg(&root).args([
+        "--listen",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--quiet",
+    ]);
+    let server = Running::start(command);
+    let admin = server.addr("lido: admin");
+    let out = run(lido().args(["healthcheck", &admin]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Something else on the port: not healthy.
+    let out = run(lido().args(["healthcheck", &server.addr("lido: serving")]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("404"));
+    drop(server);
+    // Nothing listening.
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = closed.local_addr().expect("addr").to_string();
+    drop(closed);
+    let out = run(lido().args(["healthcheck", &addr, "--timeout", "2"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+}
+
+#[test]
+fn the_access_log_file_is_reopened_on_sigusr1() {
+    let root = temp_dir("logfile");
+    let log = root.join("access.log");
+    let mut command = lido();
+    command
+        .arg(&root)
+        .args(["--listen", "127.0.0.1:0"])
+        .arg("--access-log-file")
+        .arg(&log);
+    let server = Running::start(command);
+    let site = server.addr("lido: serving");
+    let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+    get(&site, "/first").expect("GET");
+    wait_for("the first line", || read(&log).contains("GET /first "));
+    // logrotate: move the file, then SIGUSR1.
+    let rotated = root.join("access.log.1");
+    std::fs::rename(&log, &rotated).expect("rotate");
+    server.signal("USR1");
+    wait_for("a new file", || log.exists());
+    get(&site, "/second").expect("GET");
+    wait_for("the second line in the new file", || {
+        read(&log).contains("GET /second ")
+    });
+    assert!(!read(&rotated).contains("/second"));
+    // A log file that cannot be written: an error at start, not a silent loss.
+    let out = run(lido().arg(&root).args([
+        "--listen",
+        "127.0.0.1:0",
+        "--access-log-file",
+        "/nonexistent/dir/log",
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the access log"));
+}
+
+/// Starts lido with `sockets` as file descriptors 3, 4, ... and `LISTEN_FDS`, as systemd's
+/// socket activation does; `LISTEN_PID` is set by the shell that then becomes lido.
+fn socket_activated(sockets: Vec<TcpListener>, names: &str, args: &[&str]) -> Running {
+    use command_fds::{CommandFdExt, FdMapping};
+    use std::os::fd::OwnedFd;
+    let count = sockets.len();
+    let mappings = sockets
+        .into_iter()
+        .enumerate()
+        .map(|(i, socket)| FdMapping {
+            parent_fd: OwnedFd::from(socket),
+            child_fd: 3 + i as i32,
+        })
+        .collect();
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("LISTEN_PID=$$ exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_lido"))
+        .args(args)
+        .env("LISTEN_FDS", count.to_string())
+        .env("LISTEN_FDNAMES", names);
+    command.fd_mappings(mappings).expect("map the sockets");
+    Running::start(command)
+}
+
+#[test]
+fn systemd_socket_activation_serves_the_sockets_it_is_given() {
+    let root = temp_dir("activation");
+    let site_a = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let site_b = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let admin = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addrs: Vec<String> = [&site_a, &site_b, &admin]
+        .iter()
+        .map(|s| s.local_addr().expect("addr").to_string())
+        .collect();
+    let root_arg = root.display().to_string();
+    let server = socket_activated(
+        vec![site_a, site_b, admin],
+        "http:http:admin",
+        &[&root_arg, "--quiet"],
+    );
+    assert_eq!(server.addr("lido: serving"), addrs[0]);
+    assert_eq!(server.addr("lido: also"), addrs[1]);
+    assert_eq!(server.addr("lido: admin"), addrs[2]);
+    assert_eq!(get(&addrs[0], "/").expect("GET").0, 200);
+    assert_eq!(get(&addrs[1], "/").expect("GET").0, 200);
+    assert_eq!(get(&addrs[2], "/healthz").expect("GET").0, 200);
+    // The default --listen address is not bound beside them.
+    assert!(
+        !server
+            .lines
+            .iter()
+            .any(|l| l.contains(lido::DEFAULT_LISTEN))
+    );
+    server.signal("TERM");
+    assert_eq!(server.wait(DEADLINE), Some(0));
+}
+
+#[test]
+fn a_passed_socket_that_is_not_a_tcp_listener_is_refused() {
+    use command_fds::{CommandFdExt, FdMapping};
+    let file = std::fs::File::open(env!("CARGO_BIN_EXE_lido")).expect("open a file");
+    let mut command = lido();
+    command
+        .env("LISTEN_FDS", "1")
+        .args(["--listen", "127.0.0.1:0"]);
+    command
+        .fd_mappings(vec![FdMapping {
+            parent_fd: file.into(),
+            child_fd: 3,
+        }])
+        .expect("map");
+    let out = command.output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("socket 3"), "{stderr}");
+}
+
+#[test]
+fn systemd_is_told_ready_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let root = temp_dir("notify");
+    let path = root.join("notify.sock");
+    let socket = UnixDatagram::bind(&path).expect("bind the notify socket");
+    socket.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut command = lido();
+    command
+        .arg(&root)
+        .args(["--listen", "127.0.0.1:0", "--quiet"])
+        .env("NOTIFY_SOCKET", &path);
+    let server = Running::start(command);
+    let mut buf = [0u8; 256];
+    let n = socket.recv(&mut buf).expect("READY=1");
+    assert_eq!(&buf[..n], b"READY=1\n");
+    server.signal("TERM");
+    let n = socket.recv(&mut buf).expect("STOPPING=1");
+    assert_eq!(&buf[..n], b"STOPPING=1\n");
+    assert_eq!(server.wait(DEADLINE), Some(0));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn with_reuse_port_a_new_lido_takes_over_from_one_stopped_by_sigterm() {
+    let _migrate = support::handover::MigrateRequests::on();
+    let start = |name: &str, listen: &str| {
+        let root = temp_dir(&format!("reuse-{name}"));
+        std::fs::write(root.join("index.html"), name).expect("write index.html");
+        let mut command = lido();
+        command
+            .arg(&root)
+            .args(["--listen", listen, "--reuse-port", "--quiet"]);
+        Running::start(command)
+    };
+    let old = start("old", "127.0.0.1:0");
+    let addr = old.addr("lido: serving");
+    let new = start("new", &addr);
+    assert_eq!(new.addr("lido: serving"), addr);
+    support::handover::across_a_restart(addr.parse().expect("an address"), || {
+        old.signal("TERM");
+        assert_eq!(old.wait(DEADLINE), Some(0));
+    });
+}
