@@ -153,20 +153,30 @@ fn run(command: &mut Command) -> Output {
     command.output().expect("run lido")
 }
 
-#[test]
-fn admin_serves_health_readiness_and_metrics() {
-    let root = temp_dir("admin");
+/// Starts lido on a temporary root with `--admin`, on free ports; the server, its site's
+/// address and its admin address.
+fn start_with_admin(name: &str, extra: &[&str]) -> (Running, String, String) {
+    let root = temp_dir(name);
     let mut command = lido();
-    command.arg(&root).args([
-        "--listen",
-        "127.0.0.1:0",
-        "--admin",
-        "127.0.0.1:0",
-        "--quiet",
-    ]);
+    command
+        .arg(&root)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--quiet",
+        ])
+        .args(extra);
     let server = Running::start(command);
     let site = server.addr("lido: serving");
     let admin = server.addr("lido: admin");
+    (server, site, admin)
+}
+
+#[test]
+fn admin_serves_health_readiness_and_metrics() {
+    let (_server, site, admin) = start_with_admin("admin", &[]);
     assert_eq!(get(&site, "/").expect("GET /").0, 200);
     assert_eq!(get(&site, "/missing").expect("GET /missing").0, 404);
     for path in ["/healthz", "/readyz"] {
@@ -224,20 +234,7 @@ fn admin_serves_health_readiness_and_metrics() {
 
 #[test]
 fn sigterm_makes_health_fail_first_and_stops_listening_after_the_delay() {
-    let root = temp_dir("delay");
-    let mut command = lido();
-    command.arg(&root).args([
-        "--listen",
-        "127.0.0.1:0",
-        "--admin",
-        "127.0.0.1:0",
-        "--shutdown-delay",
-        "3",
-        "--quiet",
-    ]);
-    let server = Running::start(command);
-    let site = server.addr("lido: serving");
-    let admin = server.addr("lido: admin");
+    let (server, site, admin) = start_with_admin("delay", &["--shutdown-delay", "3"]);
     assert_eq!(get(&admin, "/healthz").expect("health").0, 200);
     server.signal("TERM");
     let signalled = Instant::now();
@@ -393,17 +390,7 @@ fn completions_and_the_man_page() {
 
 #[test]
 fn healthcheck_exits_zero_only_for_a_healthy_server() {
-    let root = temp_dir("healthcheck");
-    let mut command = lido();
-    command.arg(&root).args([
-        "--listen",
-        "127.0.0.1:0",
-        "--admin",
-        "127.0.0.1:0",
-        "--quiet",
-    ]);
-    let server = Running::start(command);
-    let admin = server.addr("lido: admin");
+    let (server, site, admin) = start_with_admin("healthcheck", &[]);
     let out = run(lido().args(["healthcheck", &admin]));
     assert!(
         out.status.success(),
@@ -411,7 +398,7 @@ fn healthcheck_exits_zero_only_for_a_healthy_server() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Something else on the port: not healthy.
-    let out = run(lido().args(["healthcheck", &server.addr("lido: serving")]));
+    let out = run(lido().args(["healthcheck", &site]));
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("404"));
     drop(server);
