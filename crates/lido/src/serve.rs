@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lido::{Server, StaticFiles};
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
 use crate::access_log;
@@ -143,14 +143,17 @@ pub(crate) fn run(cli: Serve, activated: Activated) -> Result<(), Box<dyn Error>
     };
 
     let handle = server.shutdown_handle();
-    let mut signals = Signals::new([SIGINT, SIGTERM, SIGUSR1])?;
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGUSR1, SIGHUP])?;
     let stop_lifecycle = Arc::clone(&lifecycle);
     std::thread::Builder::new()
         .name("lido-signals".into())
         .spawn(move || {
             let mut stopping = false;
             for signal in signals.forever() {
-                if signal == SIGUSR1 {
+                if signal == SIGUSR1 || signal == SIGHUP {
+                    // SIGUSR1 (logrotate) and SIGHUP (`systemctl reload`) reopen the access
+                    // log; neither stops the server.
+                    tracing::info!(signal, "signal received; reopening the access log");
                     if let Some(reopen) = &reopen {
                         reopen.reopen();
                     }

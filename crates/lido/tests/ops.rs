@@ -436,6 +436,14 @@ fn the_access_log_file_is_reopened_on_sigusr1() {
         read(&log).contains("GET /second ")
     });
     assert!(!read(&rotated).contains("/second"));
+    // SIGHUP (systemctl reload) reopens too, and does not stop the server.
+    std::fs::rename(&log, &rotated).expect("rotate");
+    server.signal("HUP");
+    wait_for("a new file after SIGHUP", || log.exists());
+    get(&site, "/third").expect("GET after SIGHUP");
+    wait_for("the third line in the new file", || {
+        read(&log).contains("GET /third ")
+    });
     // A log file that cannot be written: an error at start, not a silent loss.
     let out = run(lido().arg(&root).args([
         "--listen",
