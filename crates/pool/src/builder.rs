@@ -8,7 +8,7 @@ use std::thread;
 
 use crate::error::BuildError;
 use crate::pool::ThreadPool;
-use crate::shared::{Config, PanicHandler, Shared};
+use crate::shared::{Config, PanicHandler, Shared, ThreadHook};
 use crate::worker;
 
 /// Queue capacity when [`ThreadPoolBuilder::queue_capacity`] is not set: 65,536 jobs, 1.5 MiB
@@ -44,6 +44,8 @@ pub struct ThreadPoolBuilder {
     thread_name: String,
     stack_size: Option<usize>,
     panic_handler: Option<Box<PanicHandler>>,
+    on_thread_start: Option<Box<ThreadHook>>,
+    on_thread_stop: Option<Box<ThreadHook>>,
 }
 
 impl Default for ThreadPoolBuilder {
@@ -60,6 +62,8 @@ impl fmt::Debug for ThreadPoolBuilder {
             .field("thread_name", &self.thread_name)
             .field("stack_size", &self.stack_size)
             .field("panic_handler", &self.panic_handler.is_some())
+            .field("on_thread_start", &self.on_thread_start.is_some())
+            .field("on_thread_stop", &self.on_thread_stop.is_some())
             .finish()
     }
 }
@@ -81,6 +85,8 @@ impl ThreadPoolBuilder {
             thread_name: "lido-pool".to_owned(),
             stack_size: None,
             panic_handler: None,
+            on_thread_start: None,
+            on_thread_stop: None,
         }
     }
 
@@ -175,6 +181,60 @@ impl ThreadPoolBuilder {
         self
     }
 
+    /// Runs `hook` on each worker thread as it starts, before its first job (to name it in a
+    /// profiler, pin it, set up a thread-local). A panic in the hook is ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&started);
+    /// let pool = lido_pool::ThreadPool::builder()
+    ///     .threads(3)
+    ///     .on_thread_start(move || { counter.fetch_add(1, Ordering::SeqCst); })
+    ///     .build()?;
+    /// pool.shutdown();
+    /// assert_eq!(started.load(Ordering::SeqCst), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_thread_start<H>(mut self, hook: H) -> Self
+    where
+        H: Fn() + Send + Sync + 'static,
+    {
+        self.on_thread_start = Some(Box::new(hook));
+        self
+    }
+
+    /// Runs `hook` on each worker thread as it leaves at shutdown, after its last job. A
+    /// panic in the hook is ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let stopped = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&stopped);
+    /// let pool = lido_pool::ThreadPool::builder()
+    ///     .threads(2)
+    ///     .on_thread_stop(move || { counter.fetch_add(1, Ordering::SeqCst); })
+    ///     .build()?;
+    /// pool.shutdown();
+    /// assert_eq!(stopped.load(Ordering::SeqCst), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_thread_stop<H>(mut self, hook: H) -> Self
+    where
+        H: Fn() + Send + Sync + 'static,
+    {
+        self.on_thread_stop = Some(Box::new(hook));
+        self
+    }
+
     /// Starts the worker threads.
     ///
     /// # Errors
@@ -204,6 +264,8 @@ impl ThreadPoolBuilder {
             thread_name: self.thread_name,
             stack_size: self.stack_size,
             panic_handler: self.panic_handler,
+            on_thread_start: self.on_thread_start,
+            on_thread_stop: self.on_thread_stop,
         };
         let shared = Arc::new(Shared::new(threads, capacity, config));
         for index in 0..threads {

@@ -199,3 +199,66 @@ impl<F> fmt::Display for TryExecuteError<F> {
 }
 
 impl<F> Error for TryExecuteError<F> {}
+
+/// [`ThreadPool::execute_timeout`](crate::ThreadPool::execute_timeout) did not queue a job;
+/// the job is handed back.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use lido_pool::{ExecuteTimeoutError, ThreadPool};
+///
+/// let pool = ThreadPool::new(1);
+/// pool.shutdown();
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// let job = move || tx.send(7).unwrap();
+/// let refused = pool.execute_timeout(job, Duration::from_millis(1)).unwrap_err();
+/// assert!(matches!(refused, ExecuteTimeoutError::ShutDown(_)));
+/// refused.into_inner()(); // the caller still owns the job
+/// assert_eq!(rx.recv()?, 7);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(PartialEq, Eq, Clone, Copy)]
+#[non_exhaustive]
+pub enum ExecuteTimeoutError<F> {
+    /// The queue stayed full for the whole timeout.
+    Timeout(F),
+    /// The pool is shutting down or shut down.
+    ShutDown(F),
+}
+
+impl<F> ExecuteTimeoutError<F> {
+    /// Returns the job that was not queued.
+    ///
+    /// # Examples
+    ///
+    /// See [`ExecuteTimeoutError`].
+    pub fn into_inner(self) -> F {
+        match self {
+            ExecuteTimeoutError::Timeout(f) | ExecuteTimeoutError::ShutDown(f) => f,
+        }
+    }
+}
+
+impl<F> fmt::Debug for ExecuteTimeoutError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExecuteTimeoutError::Timeout(_) => f.write_str("Timeout(..)"),
+            ExecuteTimeoutError::ShutDown(_) => f.write_str("ShutDown(..)"),
+        }
+    }
+}
+
+impl<F> fmt::Display for ExecuteTimeoutError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExecuteTimeoutError::Timeout(_) => {
+                f.write_str("the thread pool queue stayed full for the whole timeout")
+            }
+            ExecuteTimeoutError::ShutDown(_) => f.write_str("the thread pool is shut down"),
+        }
+    }
+}
+
+impl<F> Error for ExecuteTimeoutError<F> {}

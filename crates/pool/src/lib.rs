@@ -17,6 +17,10 @@
 //!   never shrinks.
 //! - **Graceful shutdown.** [`ThreadPool::shutdown`] (and `Drop`) stop accepting jobs, run every
 //!   job already accepted, and join the workers; [`ThreadPool::shutdown_timeout`] bounds the wait.
+//! - **Results and bounded waits.** [`ThreadPool::spawn`] returns a [`JobHandle`] whose
+//!   `join` gives the job's value or its panic; [`ThreadPool::execute_timeout`] waits for room
+//!   at most so long; [`ThreadPool::shutdown_now`] drops the queued jobs and says how many.
+//! - **Thread hooks.** `on_thread_start` / `on_thread_stop` on the builder.
 //! - **Counters.** [`ThreadPool::stats`] returns a [`Stats`] snapshot.
 //!
 //! # Examples
@@ -44,6 +48,7 @@
 mod builder;
 mod error;
 mod idle;
+mod job;
 mod pool;
 mod queue;
 mod shared;
@@ -51,6 +56,12 @@ mod stats;
 mod worker;
 
 pub use builder::{DEFAULT_QUEUE_CAPACITY, ThreadPoolBuilder};
-pub use error::{BuildError, ExecuteError, TryExecuteError};
+pub use error::{BuildError, ExecuteError, ExecuteTimeoutError, TryExecuteError};
+pub use job::{JobHandle, JoinError};
 pub use pool::ThreadPool;
 pub use stats::Stats;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

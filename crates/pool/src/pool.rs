@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::builder::ThreadPoolBuilder;
-use crate::error::{ExecuteError, TryExecuteError};
+use crate::error::{ExecuteError, ExecuteTimeoutError, TryExecuteError};
+use crate::job::JobHandle;
 use crate::queue::Job;
 use crate::shared::Shared;
 use crate::stats::{self, Stats};
@@ -174,6 +175,102 @@ impl ThreadPool {
         }
     }
 
+    /// Queues `job`, waiting at most `timeout` while the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// Hands the job back: [`ExecuteTimeoutError::Timeout`] if the queue stayed full,
+    /// [`ExecuteTimeoutError::ShutDown`] once shutdown began.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lido_pool::{ExecuteTimeoutError, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().threads(1).queue_capacity(1).build()?;
+    /// let (release, wait) = std::sync::mpsc::channel::<()>();
+    /// pool.execute(move || { let _ = wait.recv(); })?; // occupies the worker...
+    /// # while pool.stats().active == 0 { std::thread::yield_now(); }
+    /// pool.execute(|| ())?; // ...fills the queue...
+    /// let late = pool.execute_timeout(|| (), Duration::from_millis(20));
+    /// assert!(matches!(late, Err(ExecuteTimeoutError::Timeout(_)))); // ...and gives up.
+    /// release.send(())?;
+    /// pool.execute_timeout(|| (), Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn execute_timeout<F>(
+        &self,
+        job: F,
+        timeout: Duration,
+    ) -> Result<(), ExecuteTimeoutError<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        if !self.shared.enter() {
+            self.shared.reject();
+            return Err(ExecuteTimeoutError::ShutDown(job));
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        let pushed = match self.shared.try_push(Box::new(job)) {
+            Ok(()) => Ok(()),
+            Err(task) => self
+                .shared
+                .push_until(task, deadline, |task| self.shared.try_push(task)),
+        };
+        pushed.map_err(|task| {
+            self.shared.refused();
+            self.shared.reject();
+            match task.into_any().downcast::<F>() {
+                Ok(job) => ExecuteTimeoutError::Timeout(*job),
+                Err(_) => unreachable!("invariant: the refused task is the F just boxed"),
+            }
+        })
+    }
+
+    /// Queues `job` (waiting while the queue is full, as [`ThreadPool::execute`]) and returns
+    /// a handle whose [`JobHandle::join`] gives what the job returns, or its panic.
+    ///
+    /// A panicking job is counted in [`Stats::panicked`]; its payload goes to the handle, not
+    /// to the builder's panic handler.
+    ///
+    /// # Errors
+    ///
+    /// [`ExecuteError::ShutDown`] once shutdown began; the job is dropped without running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = lido_pool::ThreadPool::new(4);
+    /// let lengths: Vec<_> = ["a", "bb", "ccc"]
+    ///     .into_iter()
+    ///     .map(|word| pool.spawn(move || word.len()))
+    ///     .collect::<Result<_, _>>()?;
+    /// let lengths: Vec<usize> = lengths.into_iter().map(|h| h.join()).collect::<Result<_, _>>()?;
+    /// assert_eq!(lengths, [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn<F, T>(&self, job: F) -> Result<JobHandle<T>, ExecuteError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.execute(move || {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)) {
+                Ok(value) => {
+                    let _ = tx.send(Ok(value));
+                }
+                Err(payload) => {
+                    let _ = tx.send(Err(payload));
+                    // Counted as a panic by the worker; the payload went to the handle.
+                    std::panic::resume_unwind(Box::new(crate::shared::HandedToJoin));
+                }
+            }
+        })?;
+        Ok(JobHandle { result: rx })
+    }
+
     /// Waits until every queued and running job is done. The pool stays usable.
     ///
     /// Called from inside one of this pool's jobs, it waits for every other job, except those
@@ -255,6 +352,34 @@ impl ThreadPool {
             self.shared.join_handles();
         }
         all_left
+    }
+
+    /// Stops accepting jobs, drops the jobs still queued without running them, waits for the
+    /// running ones and joins the workers. Returns how many jobs were dropped (their
+    /// [`JobHandle`]s say [`JoinError::Dropped`](crate::JoinError::Dropped)).
+    ///
+    /// Called from inside one of this pool's jobs, it drops the queue but does not wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = lido_pool::ThreadPool::builder().threads(1).queue_capacity(16).build()?;
+    /// let (release, wait) = std::sync::mpsc::channel::<()>();
+    /// pool.execute(move || { let _ = wait.recv(); })?;
+    /// # while pool.stats().active == 0 { std::thread::yield_now(); }
+    /// for _ in 0..10 {
+    ///     pool.execute(|| unreachable!("never runs"))?;
+    /// }
+    /// release.send(())?; // the running job finishes; the 10 queued ones never start
+    /// assert_eq!(pool.shutdown_now(), 10);
+    /// assert_eq!(pool.stats().discarded, 10);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shutdown_now(&self) -> usize {
+        self.shared.close();
+        let dropped = self.shared.discard_queued();
+        self.shutdown_until(None);
+        dropped
     }
 
     /// `true` once shutdown began.
@@ -379,6 +504,7 @@ impl ThreadPool {
             completed: finished.saturating_sub(panicked),
             panicked,
             rejected: self.shared.rejected(),
+            discarded: self.shared.discarded(),
         }
     }
 }

@@ -18,6 +18,13 @@ use crate::stats::WorkerCounters;
 /// The user's panic handler.
 pub(crate) type PanicHandler = dyn Fn(Box<dyn Any + Send>) + Send + Sync;
 
+/// A hook run on each worker thread as it starts or stops.
+pub(crate) type ThreadHook = dyn Fn() + Send + Sync;
+
+/// The payload a spawned job's wrapper unwinds with after handing the job's own panic to its
+/// `JobHandle`: counted as a panic, not given to the panic handler.
+pub(crate) struct HandedToJoin;
+
 // `state` packs two fields into one word so that a submission costs one atomic operation on
 // a cache line that workers never write:
 //
@@ -53,6 +60,8 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     pub(crate) stack_size: Option<usize>,
     pub(crate) panic_handler: Option<Box<PanicHandler>>,
+    pub(crate) on_thread_start: Option<Box<ThreadHook>>,
+    pub(crate) on_thread_stop: Option<Box<ThreadHook>>,
 }
 
 impl fmt::Debug for Config {
@@ -61,6 +70,8 @@ impl fmt::Debug for Config {
             .field("thread_name", &self.thread_name)
             .field("stack_size", &self.stack_size)
             .field("panic_handler", &self.panic_handler.is_some())
+            .field("on_thread_start", &self.on_thread_start.is_some())
+            .field("on_thread_stop", &self.on_thread_stop.is_some())
             .finish()
     }
 }
@@ -70,6 +81,9 @@ pub(crate) struct Shared {
     /// Jobs accepted and `CLOSED` (see the consts above). Written by submitters only.
     state: CachePadded<AtomicU64>,
     rejected: AtomicU64,
+    /// Queued jobs dropped without running by `shutdown_now`: counted as started and
+    /// finished for the drain and `join`.
+    discarded: AtomicU64,
     pub(crate) slots: Box<[CachePadded<WorkerCounters>]>,
     pub(crate) queue: Queue,
     pub(crate) idle: Idle,
@@ -101,6 +115,7 @@ impl Shared {
         Self {
             state: CachePadded::new(AtomicU64::new(0)),
             rejected: AtomicU64::new(0),
+            discarded: AtomicU64::new(0),
             slots: (0..threads).map(|_| CachePadded::default()).collect(),
             queue: Queue::new(capacity),
             idle: Idle::default(),
@@ -162,7 +177,8 @@ impl Shared {
     /// still arrive in the queue (a submitter counts its job before sending it). `started` is
     /// summed first; it only grows and never passes `accepted`, so equality is exact.
     pub(crate) fn all_started(&self) -> bool {
-        let started = crate::stats::started(self.slots.iter().map(|s| &**s));
+        let started = crate::stats::started(self.slots.iter().map(|s| &**s))
+            .wrapping_add(self.discarded.load(Ordering::SeqCst));
         let accepted = self.state.load(Ordering::SeqCst) & COUNT_MASK;
         accepted.wrapping_sub(started) & COUNT_MASK == 0
     }
@@ -270,6 +286,7 @@ impl Shared {
     fn on_panic(&self, payload: Box<dyn Any + Send>) {
         // Neither the handler nor the payload's destructor may take the worker down.
         let outcome = catch_unwind(AssertUnwindSafe(|| match &self.config.panic_handler {
+            Some(_) if payload.is::<HandedToJoin>() => {}
             Some(handler) => handler(payload),
             None => drop(payload),
         }));
@@ -281,7 +298,8 @@ impl Shared {
     /// Jobs accepted and not finished. Never less than the true count: `finished` is summed
     /// before `accepted` is read, and a job is counted as accepted before it is sent.
     fn pending(&self) -> u64 {
-        let finished = crate::stats::finished(self.slots.iter().map(|s| &**s));
+        let finished = crate::stats::finished(self.slots.iter().map(|s| &**s))
+            .wrapping_add(self.discarded.load(Ordering::SeqCst));
         let accepted = self.state.load(Ordering::SeqCst) & COUNT_MASK;
         accepted.wrapping_sub(finished) & COUNT_MASK
     }
@@ -290,6 +308,67 @@ impl Shared {
         if self.waiters.load(Ordering::SeqCst) != 0 {
             let _guard = lock(&self.wait_lock);
             self.wait_cv.notify_all();
+        }
+    }
+
+    /// Drops every queued job without running it (after `close`); how many.
+    pub(crate) fn discard_queued(&self) -> usize {
+        let mut dropped = 0;
+        while let Some(job) = self.queue.pop() {
+            // A job's captured values may panic as they drop: not our caller's problem.
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(job))) {
+                std::mem::forget(payload);
+            }
+            self.discarded.fetch_add(1, Ordering::SeqCst);
+            dropped += 1;
+        }
+        self.notify_waiters();
+        self.idle.wake_all();
+        dropped
+    }
+
+    pub(crate) fn discarded(&self) -> u64 {
+        self.discarded.load(Ordering::Relaxed)
+    }
+
+    /// Runs a thread hook; a panic in it is swallowed (the worker must live on).
+    pub(crate) fn run_hook(hook: Option<&ThreadHook>) {
+        if let Some(hook) = hook
+            && let Err(payload) = catch_unwind(AssertUnwindSafe(hook))
+        {
+            std::mem::forget(payload);
+        }
+    }
+
+    /// Like [`Shared::push_when_room`], but gives the item back at `deadline`.
+    pub(crate) fn push_until<T>(
+        &self,
+        mut item: T,
+        deadline: Option<Instant>,
+        mut try_push: impl FnMut(T) -> Result<(), T>,
+    ) -> Result<(), T> {
+        let mut guard = lock(&self.room_lock);
+        loop {
+            self.room_wanted.store(true, Ordering::SeqCst);
+            match try_push(item) {
+                Ok(()) => return Ok(()),
+                Err(back) => item = back,
+            }
+            let wait = match deadline {
+                None => WAIT_SAFETY_NET,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(item);
+                    }
+                    left.min(WAIT_SAFETY_NET)
+                }
+            };
+            guard = self
+                .room_cv
+                .wait_timeout(guard, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 

@@ -37,6 +37,8 @@ pub struct Stats {
     pub panicked: u64,
     /// Jobs refused: `try_execute` on a full queue, or any submission after shutdown began.
     pub rejected: u64,
+    /// Jobs dropped without running by [`ThreadPool::shutdown_now`](crate::ThreadPool::shutdown_now).
+    pub discarded: u64,
 }
 
 /// One worker's counters. Only the worker that owns the slot writes them, so an increment is a

@@ -22,6 +22,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>, index: usize) -> io::Result<JoinHandle
 
 fn run(shared: Arc<Shared>, index: usize) {
     shared.enter_worker();
+    Shared::run_hook(shared.config.on_thread_start.as_deref());
     let sentinel = Sentinel {
         shared: &shared,
         index,
@@ -30,6 +31,7 @@ fn run(shared: Arc<Shared>, index: usize) {
         shared.run(index, job);
         shared.after_job();
     }
+    Shared::run_hook(shared.config.on_thread_stop.as_deref());
     drop(sentinel);
 }
 
