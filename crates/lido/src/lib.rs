@@ -1,17 +1,68 @@
 //! `lido`: an HTTP/1.1 server on a fixed thread pool, where no worker ever waits on the
 //! network.
 //!
-//! One reactor thread (mio: epoll, kqueue) owns the listener and every connection that is idle,
-//! half-received or waiting to write. A connection goes to a [`lido_pool::ThreadPool`] worker
-//! only when its socket is ready; the worker reads, parses, runs the [`Handler`] and writes
-//! without blocking, and hands the connection back on `WouldBlock`. Every wait has a deadline,
-//! every buffer and queue a bound, and when the pool is saturated a client gets `503` at once.
+//! A fixed pool of worker threads ([`lido_pool`]) serves every connection, and a worker only
+//! ever works on a connection whose socket is ready: idle, half-received and slow connections
+//! cost no thread. On Linux the workers take turns waiting on one epoll set
+//! ([`Engine::LeaderFollowers`], the default); elsewhere one reactor thread hands ready
+//! connections to the pool ([`Engine::Reactor`]). Every wait has a deadline, every buffer and
+//! queue a bound, and a saturated server answers `503` at once instead of hanging. The
+//! repository's docs/DESIGN.md has the measurements behind each choice.
 //!
-//! - [`http`] is the pure HTTP/1.1 layer: request heads, bodies, response heads; no I/O.
-//! - [`Server`] / [`ServerBuilder`] bind and serve a [`Handler`]; a [`ShutdownHandle`] stops it
-//!   gracefully.
+//! - [`Server`] / [`ServerBuilder`] bind and serve a [`Handler`]; a [`ShutdownHandle`] stops
+//!   it gracefully; [`Server::stats`] counts what it does.
+//! - [`StaticFiles`] is the handler of the `lido` binary: a directory, safely.
+//! - [`http`] is the HTTP/1.1 layer: requests, responses, bodies; no I/O.
 //!
-//! # Examples
+//! # Three programs
+//!
+//! **The book's hello server** (`examples/hello`, tested by `tests/hello.rs`): `/` and
+//! `/sleep` (which sleeps) on four workers. Unlike the book's, four sleeping requests leave
+//! idle and half-sent connections, and a fifth `/`, unharmed.
+//!
+//! ```rust,ignore
+#![doc = include_str!("../examples/hello/app.rs")]
+//! ```
+//!
+//! ```rust,ignore
+#![doc = include_str!("../examples/hello/main.rs")]
+//! ```
+//!
+//! **A small router** (`examples/router.rs`): match on the method and the path, path
+//! parameters by hand, per-response headers from the client's address and the request's
+//! start time.
+//!
+//! ```rust,no_run
+#![doc = include_str!("../examples/router.rs")]
+//! ```
+//!
+//! **Static files and an API on one server** (`examples/site.rs`). [`StaticFiles::prefix`]
+//! serves a directory under a path instead, beside other routes.
+//!
+//! ```rust,no_run
+#![doc = include_str!("../examples/site.rs")]
+//! ```
+//!
+//! `tests/examples.rs` serves the router and the site and checks their answers.
+//!
+//! # What a handler may do
+//!
+//! A handler runs on a worker of the pool, with the whole request (head and body) already
+//! read; its response is written without blocking after it returns.
+//!
+//! - **Block or take long**: it holds only its own worker. The other workers go on serving
+//!   (idle and slow connections never need one). When every worker is busy, complete requests
+//!   wait in a bounded queue and, past it, get `503` with `Retry-After`. A graceful shutdown
+//!   waits for running handlers up to the drain timeout.
+//! - **Panic**: the panic is caught, the client gets `500`, its connection is closed, and the
+//!   worker lives on.
+//! - **Share state**: a handler is `Send + Sync` and called from several workers at once;
+//!   state goes behind a lock or an atomic (see the router).
+//! - **Answer early**: [`Handler::handle_head`] sees the head before the body is read, so a
+//!   request that will be refused is refused before its body arrives.
+//! - **Not**: write to the socket itself, or keep the request after returning.
+//!
+//! # A minimal server
 //!
 //! ```
 //! use lido::http::{Method, Request, Response, StatusCode};
@@ -31,6 +82,7 @@
 //! ```
 #![warn(clippy::unwrap_used)]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 mod conn;

@@ -44,7 +44,8 @@ impl<S: Transport> Conn<S> {
         if !self.input.is_empty() {
             self.note_input(now);
             match parse_head(&self.input) {
-                Ok(Some((head, consumed))) => {
+                Ok(Some((mut head, consumed))) => {
+                    head.request.set_origin(self.peer, now);
                     self.input.drain(..consumed);
                     self.scanned = 0;
                     return self.start_request(head, consumed, ctx, now);

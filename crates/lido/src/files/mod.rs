@@ -58,6 +58,8 @@ pub struct StaticFiles {
     not_found_page: Option<PathBuf>,
     cors: bool,
     headers: Vec<(String, String)>,
+    /// The URL path the files are served under (`/static`), or empty for `/`.
+    prefix: String,
     /// Shared by clones.
     cache: Arc<FileCache>,
 }
@@ -102,6 +104,7 @@ impl StaticFiles {
             not_found_page: None,
             cors: false,
             headers: Vec::new(),
+            prefix: String::new(),
             cache: Arc::new(FileCache::new(DEFAULT_FILE_RECHECK)),
         })
     }
@@ -241,6 +244,56 @@ impl StaticFiles {
         self
     }
 
+    /// Serves the files under the URL path `prefix` (`/static`: `/static/app.js` is
+    /// ROOT/app.js), so that they can share a server with other routes; a path outside the
+    /// prefix is `404`. Listings, redirects and `--spa` work under the prefix too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::Handler;
+    /// use lido::http::{Method, Request, Response, StatusCode};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("lido-prefix-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// std::fs::write(dir.join("app.js"), "run()")?;
+    /// let files = lido::StaticFiles::new(&dir)?.prefix("/static");
+    /// let app = move |request: &Request| {
+    ///     if request.path().starts_with("/static/") {
+    ///         files.handle(request)
+    ///     } else {
+    ///         Response::text(StatusCode::OK, "the API")
+    ///     }
+    /// };
+    /// let js = app.handle(&Request::new(Method::Get, "/static/app.js")?);
+    /// assert_eq!(js.status(), StatusCode::OK);
+    /// assert_eq!(app.handle(&Request::new(Method::Get, "/users")?).status(), StatusCode::OK);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        let trimmed = prefix.trim_matches('/');
+        self.prefix = if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("/{trimmed}")
+        };
+        self
+    }
+
+    /// The request's path below the prefix (`/` for the prefix itself); `None` outside it.
+    fn below_prefix<'r>(&self, request: &'r Request) -> Option<&'r str> {
+        let path = request.path();
+        if self.prefix.is_empty() {
+            return Some(path);
+        }
+        match path.strip_prefix(self.prefix.as_str())? {
+            "" => Some("/"),
+            rest if rest.starts_with('/') => Some(rest),
+            _ => None,
+        }
+    }
+
     fn serve(&self, request: &Request) -> Response {
         let now = Instant::now();
         let key = request.path();
@@ -274,14 +327,16 @@ impl StaticFiles {
 
     /// Resolves the request path under the root (with the whole confinement walk).
     fn locate(&self, request: &Request) -> Located {
-        let (path, meta) =
-            match resolve::resolve_with_metadata(&self.root, request.path(), self.policy) {
-                Ok(found) => found,
-                Err(ResolveError::BadPath) => {
-                    return Located::Other(plain(StatusCode::BAD_REQUEST, "bad path\n"));
-                }
-                Err(ResolveError::NotFound) => return Located::Other(self.not_found(request)),
-            };
+        let Some(below) = self.below_prefix(request) else {
+            return Located::Other(plain(StatusCode::NOT_FOUND, "not found\n"));
+        };
+        let (path, meta) = match resolve::resolve_with_metadata(&self.root, below, self.policy) {
+            Ok(found) => found,
+            Err(ResolveError::BadPath) => {
+                return Located::Other(plain(StatusCode::BAD_REQUEST, "bad path\n"));
+            }
+            Err(ResolveError::NotFound) => return Located::Other(self.not_found(request)),
+        };
         if !meta.is_dir() {
             return Located::File(path, meta);
         }

@@ -1,6 +1,8 @@
 //! [`Request`], [`Method`] and [`Version`]: pure data, no I/O.
 
 use std::fmt;
+use std::net::SocketAddr;
+use std::time::Instant;
 
 use super::parse::{ParseError, split_target};
 use super::request_body::{BodyData, BodyReader, Spooled};
@@ -185,6 +187,8 @@ pub struct Request {
     query: Option<String>,
     headers: Vec<(String, Vec<u8>)>,
     body: BodyData,
+    remote_addr: Option<SocketAddr>,
+    received_at: Instant,
 }
 
 impl Request {
@@ -237,7 +241,62 @@ impl Request {
             query,
             headers,
             body: BodyData::default(),
+            remote_addr: None,
+            received_at: Instant::now(),
         }
+    }
+
+    /// Records where the request came from and when its head was complete (the engine does
+    /// this for every request it reads).
+    pub(crate) fn set_origin(&mut self, remote_addr: Option<SocketAddr>, received_at: Instant) {
+        self.remote_addr = remote_addr;
+        self.received_at = received_at;
+    }
+
+    /// The address of the client that sent the request (the peer of the TCP connection: a
+    /// proxy's, behind one); `None` for a request built with [`Request::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request};
+    ///
+    /// let request = Request::new(Method::Get, "/")?;
+    /// assert_eq!(request.remote_addr(), None);
+    /// let request = request.with_remote_addr("192.0.2.7:4000".parse()?);
+    /// assert_eq!(request.remote_addr().map(|a| a.ip().to_string()), Some("192.0.2.7".into()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote_addr
+    }
+
+    /// Replaces the client's address (for tests of handlers).
+    ///
+    /// # Examples
+    ///
+    /// See [`Request::remote_addr`].
+    #[must_use]
+    pub fn with_remote_addr(mut self, addr: SocketAddr) -> Request {
+        self.remote_addr = Some(addr);
+        self
+    }
+
+    /// When the request's head had arrived whole (for a request built with
+    /// [`Request::new`]: when it was built). `received_at().elapsed()` in a handler is how
+    /// long the request has waited so far, its body and a wait for a worker included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request};
+    ///
+    /// let request = Request::new(Method::Get, "/")?;
+    /// assert!(request.received_at() <= std::time::Instant::now());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn received_at(&self) -> Instant {
+        self.received_at
     }
 
     /// Replaces the version. By default, [`Request::new`] uses [`Version::Http11`].

@@ -29,6 +29,10 @@ impl StatusCode {
     pub const CONTINUE: StatusCode = StatusCode(100);
     /// `200 OK`.
     pub const OK: StatusCode = StatusCode(200);
+    /// `201 Created`.
+    pub const CREATED: StatusCode = StatusCode(201);
+    /// `202 Accepted`.
+    pub const ACCEPTED: StatusCode = StatusCode(202);
     /// `204 No Content`.
     pub const NO_CONTENT: StatusCode = StatusCode(204);
     /// `206 Partial Content`.
@@ -37,6 +41,8 @@ impl StatusCode {
     pub const MOVED_PERMANENTLY: StatusCode = StatusCode(301);
     /// `302 Found`.
     pub const FOUND: StatusCode = StatusCode(302);
+    /// `303 See Other`.
+    pub const SEE_OTHER: StatusCode = StatusCode(303);
     /// `304 Not Modified`.
     pub const NOT_MODIFIED: StatusCode = StatusCode(304);
     /// `307 Temporary Redirect`.
@@ -45,6 +51,8 @@ impl StatusCode {
     pub const PERMANENT_REDIRECT: StatusCode = StatusCode(308);
     /// `400 Bad Request`.
     pub const BAD_REQUEST: StatusCode = StatusCode(400);
+    /// `401 Unauthorized`.
+    pub const UNAUTHORIZED: StatusCode = StatusCode(401);
     /// `403 Forbidden`.
     pub const FORBIDDEN: StatusCode = StatusCode(403);
     /// `404 Not Found`.
@@ -53,6 +61,10 @@ impl StatusCode {
     pub const METHOD_NOT_ALLOWED: StatusCode = StatusCode(405);
     /// `408 Request Timeout`.
     pub const REQUEST_TIMEOUT: StatusCode = StatusCode(408);
+    /// `409 Conflict`.
+    pub const CONFLICT: StatusCode = StatusCode(409);
+    /// `410 Gone`.
+    pub const GONE: StatusCode = StatusCode(410);
     /// `412 Precondition Failed`.
     pub const PRECONDITION_FAILED: StatusCode = StatusCode(412);
     /// `413 Content Too Large` (formerly Payload Too Large).
@@ -63,14 +75,22 @@ impl StatusCode {
     pub const RANGE_NOT_SATISFIABLE: StatusCode = StatusCode(416);
     /// `417 Expectation Failed`.
     pub const EXPECTATION_FAILED: StatusCode = StatusCode(417);
+    /// `422 Unprocessable Content`.
+    pub const UNPROCESSABLE_CONTENT: StatusCode = StatusCode(422);
+    /// `429 Too Many Requests`.
+    pub const TOO_MANY_REQUESTS: StatusCode = StatusCode(429);
     /// `431 Request Header Fields Too Large`.
     pub const REQUEST_HEADER_FIELDS_TOO_LARGE: StatusCode = StatusCode(431);
     /// `500 Internal Server Error`.
     pub const INTERNAL_SERVER_ERROR: StatusCode = StatusCode(500);
     /// `501 Not Implemented`.
     pub const NOT_IMPLEMENTED: StatusCode = StatusCode(501);
+    /// `502 Bad Gateway`.
+    pub const BAD_GATEWAY: StatusCode = StatusCode(502);
     /// `503 Service Unavailable`.
     pub const SERVICE_UNAVAILABLE: StatusCode = StatusCode(503);
+    /// `504 Gateway Timeout`.
+    pub const GATEWAY_TIMEOUT: StatusCode = StatusCode(504);
     /// `505 HTTP Version Not Supported`.
     pub const HTTP_VERSION_NOT_SUPPORTED: StatusCode = StatusCode(505);
 
