@@ -117,5 +117,10 @@ pub use stats::{
     TimeoutKind, UNKNOWN_METHOD,
 };
 
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// The address `lido` listens on unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
