@@ -13,7 +13,7 @@ use lido::http::{Method, Request, Response, StatusCode};
 
 /// The users, by id: the state a handler shares between workers sits behind a lock.
 #[derive(Debug, Default)]
-pub struct Users(Mutex<Vec<String>>);
+pub(crate) struct Users(Mutex<Vec<String>>);
 
 impl lido::Handler for Users {
     fn handle(&self, request: &Request) -> Response {

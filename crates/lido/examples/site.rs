@@ -14,9 +14,9 @@ use lido::{Handler, StaticFiles};
 
 /// Routes `/api/` to the API and the rest to the files.
 #[derive(Debug)]
-pub struct Site {
+pub(crate) struct Site {
     /// The directory served at `/`.
-    pub files: StaticFiles,
+    pub(crate) files: StaticFiles,
 }
 
 impl Handler for Site {
