@@ -178,7 +178,7 @@ impl fmt::Display for Version {
 /// assert_eq!(request.header_str("ACCEPT"), Some("text/html"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Request {
     method: Method,
     version: Version,
@@ -190,6 +190,23 @@ pub struct Request {
     remote_addr: Option<SocketAddr>,
     received_at: Instant,
 }
+
+/// Two requests are equal when they say the same: method, version, target, header fields and
+/// body. Where and when they arrived ([`Request::remote_addr`], [`Request::received_at`]) is
+/// not part of the message.
+impl PartialEq for Request {
+    fn eq(&self, other: &Request) -> bool {
+        self.method == other.method
+            && self.version == other.version
+            && self.target == other.target
+            && self.path == other.path
+            && self.query == other.query
+            && self.headers == other.headers
+            && self.body == other.body
+    }
+}
+
+impl Eq for Request {}
 
 impl Request {
     /// Builds an `HTTP/1.1` request with no header fields and an empty body.
