@@ -83,6 +83,7 @@ pub(crate) fn start(
         .name("lido-access-log".into())
         .spawn(move || {
             let mut out = std::io::BufWriter::new(first);
+            let mut reopen_rx = reopen_rx;
             loop {
                 crossbeam_channel::select! {
                     recv(rx) -> line => {
@@ -95,7 +96,12 @@ pub(crate) fn start(
                         }
                         let _ = out.flush();
                     }
-                    recv(reopen_rx) -> _ => {
+                    recv(reopen_rx) -> asked => {
+                        if asked.is_err() {
+                            // Nobody can ask any more (the server is gone or never started).
+                            reopen_rx = crossbeam_channel::never();
+                            continue;
+                        }
                         let _ = out.flush();
                         match open(file.as_deref()) {
                             Ok(next) => {
