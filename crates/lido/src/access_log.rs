@@ -36,6 +36,10 @@ const FINISH_TIMEOUT: Duration = Duration::from_secs(2);
 /// a slow stdout or disk never stalls a worker or the reactor.
 #[derive(Debug)]
 pub(crate) struct Logger {
+    /// Tells the logger thread to write what is queued and stop: the hook's sender may
+    /// outlive the server (a `ShutdownHandle` keeps the engine's context alive), so the end of
+    /// the channel cannot be the signal.
+    stop: crossbeam_channel::Sender<()>,
     done: crossbeam_channel::Receiver<()>,
     dropped: Arc<AtomicU64>,
 }
@@ -77,6 +81,7 @@ pub(crate) fn start(
 )> {
     let (tx, rx) = crossbeam_channel::bounded::<String>(QUEUE_LINES);
     let (done_tx, done) = crossbeam_channel::bounded(1);
+    let (stop, stop_rx) = crossbeam_channel::bounded::<()>(1);
     let (reopen_tx, reopen_rx) = crossbeam_channel::bounded::<()>(1);
     let first = open(file.as_deref())?;
     std::thread::Builder::new()
@@ -95,6 +100,12 @@ pub(crate) fn start(
                             let _ = out.write_all(line.as_bytes());
                         }
                         let _ = out.flush();
+                    }
+                    recv(stop_rx) -> _ => {
+                        while let Ok(line) = rx.try_recv() {
+                            let _ = out.write_all(line.as_bytes());
+                        }
+                        break;
                     }
                     recv(reopen_rx) -> asked => {
                         if asked.is_err() {
@@ -128,12 +139,21 @@ pub(crate) fn start(
             counter.fetch_add(1, Ordering::Relaxed);
         }
     };
-    Ok((hook, Logger { done, dropped }, Reopen(reopen_tx)))
+    Ok((
+        hook,
+        Logger {
+            stop,
+            done,
+            dropped,
+        },
+        Reopen(reopen_tx),
+    ))
 }
 
 impl Logger {
-    /// Waits (bounded) until every queued line is written; the hook must be gone by then.
+    /// Writes what is queued and stops the logger thread (bounded); the server has stopped.
     pub(crate) fn finish(self) {
+        let _ = self.stop.send(());
         let _ = self.done.recv_timeout(FINISH_TIMEOUT);
         let dropped = self.dropped.load(Ordering::Relaxed);
         if dropped > 0 {

@@ -365,14 +365,23 @@ impl ThreadPool {
     /// ```
     /// let pool = lido_pool::ThreadPool::builder().threads(1).queue_capacity(16).build()?;
     /// let (release, wait) = std::sync::mpsc::channel::<()>();
-    /// pool.execute(move || { let _ = wait.recv(); })?;
+    /// pool.execute(move || { let _ = wait.recv(); })?; // runs until released
     /// # while pool.stats().active == 0 { std::thread::yield_now(); }
     /// for _ in 0..10 {
     ///     pool.execute(|| unreachable!("never runs"))?;
     /// }
-    /// release.send(())?; // the running job finishes; the 10 queued ones never start
-    /// assert_eq!(pool.shutdown_now(), 10);
-    /// assert_eq!(pool.stats().discarded, 10);
+    /// let pool = &pool;
+    /// let dropped = std::thread::scope(|s| {
+    ///     // Release the running job once the queue is gone.
+    ///     s.spawn(move || {
+    ///         while pool.queued() > 0 { std::thread::yield_now(); }
+    ///         release.send(()).unwrap();
+    ///     });
+    ///     pool.shutdown_now() // drops the queue, then waits for the running job
+    /// });
+    /// assert_eq!(dropped, 10);
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.discarded, stats.completed, stats.panicked), (10, 1, 0));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn shutdown_now(&self) -> usize {
