@@ -2,12 +2,15 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use lido::Exchange;
+
+use crate::proxy::Network;
 
 /// Access log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -19,10 +22,15 @@ pub(crate) enum Format {
 }
 
 /// Formats one line (without the newline).
-pub(crate) fn line(format: Format, x: &Exchange<'_>) -> String {
+pub(crate) fn line(format: Format, x: &Exchange<'_>, trusted: &[Network]) -> String {
+    let client = crate::proxy::client_ip(
+        x.peer.map(|p| p.ip()),
+        header(x, "x-forwarded-for"),
+        trusted,
+    );
     match format {
-        Format::Combined => combined(x),
-        Format::Json => json(x),
+        Format::Combined => combined(x, client),
+        Format::Json => json(x, client),
     }
 }
 
@@ -74,6 +82,7 @@ fn open(file: Option<&Path>) -> std::io::Result<Box<dyn std::io::Write + Send>> 
 pub(crate) fn start(
     format: Format,
     file: Option<PathBuf>,
+    trusted: Vec<Network>,
 ) -> std::io::Result<(
     impl Fn(&Exchange<'_>) + Send + Sync + 'static,
     Logger,
@@ -133,7 +142,7 @@ pub(crate) fn start(
     let dropped = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&dropped);
     let hook = move |x: &Exchange<'_>| {
-        let mut text = line(format, x);
+        let mut text = line(format, x, &trusted);
         text.push('\n');
         if tx.try_send(text).is_err() {
             counter.fetch_add(1, Ordering::Relaxed);
@@ -170,11 +179,11 @@ fn header<'a>(x: &'a Exchange<'_>, name: &str) -> Option<&'a str> {
 }
 
 /// `127.0.0.1 - - [27/Nov/2026:16:42:00 +0000] "GET / HTTP/1.1" 200 1234 "-" "curl/8"`
-fn combined(x: &Exchange<'_>) -> String {
+fn combined(x: &Exchange<'_>, client: Option<IpAddr>) -> String {
     let mut out = String::with_capacity(160);
-    match x.peer {
-        Some(peer) => {
-            let _ = write!(out, "{}", peer.ip());
+    match client {
+        Some(ip) => {
+            let _ = write!(out, "{ip}");
         }
         None => out.push('-'),
     }
@@ -226,11 +235,12 @@ fn clf_time(time: SystemTime) -> String {
     }
 }
 
-fn json(x: &Exchange<'_>) -> String {
+fn json(x: &Exchange<'_>, client: Option<IpAddr>) -> String {
     let time = httpdate::fmt_http_date(x.received);
     let value = serde_json::json!({
         "time": time,
-        "remote": x.peer.map(|p| p.ip().to_string()),
+        "remote": client.map(|ip| ip.to_string()),
+        "peer": x.peer.map(|p| p.ip().to_string()),
         "method": x.request.map(|r| r.method().as_str()),
         "target": x.request.map(|r| r.target()),
         "version": x.request.map(|r| r.version().as_str()),
@@ -267,11 +277,11 @@ mod tests {
             .with_header("User-Agent", "curl/8")
             .with_header("Referer", "http://x/");
         assert_eq!(
-            line(Format::Combined, &exchange(Some(&request))),
+            line(Format::Combined, &exchange(Some(&request)), &[]),
             r#"192.0.2.1 - - [06/Nov/1994:08:49:37 +0000] "GET /a?b=\x22c\x22 HTTP/1.1" 200 42 "http://x/" "curl/8""#
         );
         assert_eq!(
-            line(Format::Combined, &exchange(None)),
+            line(Format::Combined, &exchange(None), &[]),
             r#"192.0.2.1 - - [06/Nov/1994:08:49:37 +0000] "-" 200 42 "-" "-""#
         );
     }
@@ -279,7 +289,7 @@ mod tests {
     #[test]
     fn json_lines() {
         let request = Request::new(Method::Head, "/x").unwrap();
-        let text = line(Format::Json, &exchange(Some(&request)));
+        let text = line(Format::Json, &exchange(Some(&request)), &[]);
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["method"], "HEAD");
         assert_eq!(value["status"], 200);

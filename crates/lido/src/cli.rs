@@ -105,6 +105,10 @@ pub(crate) struct Serve {
     /// Allow cross-origin requests from anywhere (Access-Control-Allow-Origin: *).
     #[arg(long, help_heading = FILES)]
     pub(crate) cors: bool,
+    /// Cache-Control for the paths matching PATTERN (*.EXT or /PREFIX/), as
+    /// 'PATTERN=VALUE'; repeatable, the first match wins, else --cache-control.
+    #[arg(long, value_name = "'PATTERN=VALUE'", value_parser = parse_cache_rule, help_heading = FILES)]
+    pub(crate) cache_control_for: Vec<(lido::PathMatch, String)>,
     /// Extra response header, as 'Name: value' (repeatable).
     #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header, help_heading = FILES)]
     pub(crate) headers: Vec<(String, String)>,
@@ -154,6 +158,10 @@ pub(crate) struct Serve {
     /// logrotate).
     #[arg(long, value_name = "FILE", help_heading = LOGGING)]
     pub(crate) access_log_file: Option<PathBuf>,
+    /// A reverse proxy or CDN (address or network, 10.0.0.0/8) whose X-Forwarded-For the
+    /// access log believes for the client's address (repeatable) [default: none].
+    #[arg(long, value_name = "ADDR[/BITS]", help_heading = LOGGING)]
+    pub(crate) trusted_proxy: Vec<crate::proxy::Network>,
     /// No access log; only warnings and errors on stderr.
     #[arg(short, long, help_heading = LOGGING)]
     pub(crate) quiet: bool,
@@ -198,6 +206,19 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
         return Err(format!("invalid header value for {name}"));
     }
     Ok((name.to_owned(), value.to_owned()))
+}
+
+/// `PATTERN=VALUE` for `--cache-control-for`.
+fn parse_cache_rule(text: &str) -> Result<(lido::PathMatch, String), String> {
+    let (pattern, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected 'PATTERN=VALUE', got {text:?}"))?;
+    let pattern = pattern.trim().parse().map_err(|e| format!("{e}"))?;
+    let value = value.trim();
+    if value.is_empty() || value.bytes().any(|b| b.is_ascii_control()) {
+        return Err(format!("invalid Cache-Control value {value:?}"));
+    }
+    Ok((pattern, value.to_owned()))
 }
 
 /// Flags that are not settings: they have no environment variable and no config key.

@@ -6,6 +6,7 @@ mod admin;
 mod cli;
 mod config_file;
 mod metrics;
+mod proxy;
 mod serve;
 mod systemd;
 

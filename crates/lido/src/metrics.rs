@@ -145,6 +145,15 @@ impl Collector for Snapshot {
             None,
             s.accept_errors,
         )?;
+        {
+            let metric = encoder.encode_descriptor(
+                "lido_request_body_memory",
+                "Request body bytes held in memory now, across all connections.",
+                Some(&Unit::Bytes),
+                MetricType::Gauge,
+            )?;
+            ConstGauge::new(s.body_memory).encode(metric)?;
+        }
         let pool = s.pool;
         gauge(
             &mut encoder,

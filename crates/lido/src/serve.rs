@@ -46,6 +46,9 @@ fn files(cli: &Serve) -> Result<StaticFiles, Box<dyn Error>> {
     for (name, value) in &cli.headers {
         files = files.header(name.clone(), value.clone());
     }
+    for (pattern, value) in &cli.cache_control_for {
+        files = files.cache_control_for(pattern.clone(), value.clone());
+    }
     Ok(files)
 }
 
@@ -108,11 +111,15 @@ pub(crate) fn run(cli: Serve, activated: Activated) -> Result<(), Box<dyn Error>
     let (logger, reopen) = if cli.quiet {
         (None, None)
     } else {
-        let (hook, logger, reopen) = access_log::start(cli.access_log, cli.access_log_file.clone())
-            .map_err(|e| match &cli.access_log_file {
-                Some(path) => format!("cannot write the access log to {}: {e}", path.display()),
-                None => format!("cannot start the access log: {e}"),
-            })?;
+        let (hook, logger, reopen) = access_log::start(
+            cli.access_log,
+            cli.access_log_file.clone(),
+            cli.trusted_proxy.clone(),
+        )
+        .map_err(|e| match &cli.access_log_file {
+            Some(path) => format!("cannot write the access log to {}: {e}", path.display()),
+            None => format!("cannot start the access log: {e}"),
+        })?;
         builder = builder.on_response(hook);
         (Some(logger), Some(reopen))
     };

@@ -428,13 +428,18 @@ impl ServerBuilder {
         let pool = Arc::new(pool.build().map_err(ServerError::Pool)?);
         let max_body_memory = self.config.max_body_memory;
         let recorder = Arc::new(crate::stats::Recorder::new(threads));
-        let stats = Stats::new(Arc::clone(&recorder), Arc::clone(&pool));
+        let body_budget = Arc::new(crate::conn::spool::BodyBudget::new(max_body_memory));
+        let stats = Stats::new(
+            Arc::clone(&recorder),
+            Arc::clone(&pool),
+            Arc::clone(&body_budget),
+        );
         let ctx = Arc::new(Ctx {
             handler: Box::new(handler),
             on_response: self.on_response,
             config: self.config,
             draining: AtomicBool::new(false),
-            body_budget: Arc::new(crate::conn::spool::BodyBudget::new(max_body_memory)),
+            body_budget,
             rearm_reports_ready: self.engine == Engine::LeaderFollowers,
             stats: recorder,
         });

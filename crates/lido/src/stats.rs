@@ -277,6 +277,7 @@ impl PhaseCounts {
 pub struct Stats {
     recorder: Arc<Recorder>,
     pool: Arc<ThreadPool>,
+    body_budget: Arc<crate::conn::spool::BodyBudget>,
     started: Instant,
 }
 
@@ -287,10 +288,15 @@ impl std::fmt::Debug for Stats {
 }
 
 impl Stats {
-    pub(crate) fn new(recorder: Arc<Recorder>, pool: Arc<ThreadPool>) -> Stats {
+    pub(crate) fn new(
+        recorder: Arc<Recorder>,
+        pool: Arc<ThreadPool>,
+        body_budget: Arc<crate::conn::spool::BodyBudget>,
+    ) -> Stats {
         Stats {
             recorder,
             pool,
+            body_budget,
             started: Instant::now(),
         }
     }
@@ -354,6 +360,7 @@ impl Stats {
                 .map(|&kind| (kind, sum(shards.iter().map(|s| &s.timeouts[kind.index()]))))
                 .collect(),
             accept_errors: sum(shards.iter().map(|s| &s.accept_errors)),
+            body_memory: u64::try_from(self.body_budget.used()).unwrap_or(u64::MAX),
             pool: self.pool.stats(),
             draining: self.recorder.draining.load(Ordering::Relaxed),
             uptime: self.started.elapsed(),
@@ -437,6 +444,9 @@ pub struct StatsSnapshot {
     pub timeouts: Vec<(TimeoutKind, u64)>,
     /// Failed `accept` calls (out of file descriptors, ...).
     pub accept_errors: u64,
+    /// Bytes of request bodies held in memory now, across all connections (bounded by
+    /// [`ServerBuilder::max_body_memory`](crate::ServerBuilder::max_body_memory)).
+    pub body_memory: u64,
     /// The worker pool's counters.
     pub pool: lido_pool::Stats,
     /// A graceful shutdown began.

@@ -381,30 +381,28 @@ fn r9_bodies_in_memory_are_bounded_across_connections() {
         stream
     };
     let mut first = open_body(server.addr);
-    // The first half is held once the server has read it; the second connection's half then
-    // passes the budget.
-    let mut refused = None;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while refused.is_none() {
-        assert!(Instant::now() < deadline, "no body was refused");
-        let mut second = open_body(server.addr);
-        second
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .expect("read timeout");
-        let mut buf = [0u8; 256];
-        if let Ok(n) = second.read(&mut buf)
-            && n > 0
-        {
-            refused = Some(String::from_utf8_lossy(&buf[..n]).into_owned());
-        }
-    }
-    let refused = refused.unwrap_or_default();
+    // Once the server holds the first half, the second connection's half passes the budget.
+    let held = |bytes: u64| server.stats.snapshot().body_memory == bytes;
+    wait_until(Duration::from_secs(10), "the first half held", || {
+        held(60_000)
+    });
+    let mut second = open_body(server.addr);
+    second
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let mut buf = [0u8; 256];
+    let n = second.read(&mut buf).expect("an answer to the second body");
+    let refused = String::from_utf8_lossy(&buf[..n]).into_owned();
     assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
     assert!(
         refused.contains("too many request bodies in memory"),
         "{refused}"
     );
-    // The first, within the budget, completes.
+    // The refused body's memory is given back; the first, within the budget, completes.
+    drop(second);
+    wait_until(Duration::from_secs(10), "only the first half held", || {
+        held(60_000)
+    });
     first.write_all(&chunk[..30_000]).expect("send the rest");
     let reply = read_response(&mut first);
     assert_eq!(reply.status, 200, "{}", reply.body_text());

@@ -34,7 +34,7 @@ impl BodyBudget {
         self.used.fetch_sub(bytes, Ordering::AcqRel);
     }
 
-    #[cfg(test)]
+    /// Bytes taken now.
     pub(crate) fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)
     }

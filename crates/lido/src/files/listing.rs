@@ -395,6 +395,17 @@ pub(crate) fn wants_json(request: &Request) -> bool {
 /// The q-value (in thousandths) the request's `Accept` field(s) give `ty/subtype`, from the
 /// most specific matching media range; 0 when nothing matches or there is no `Accept`.
 pub(crate) fn media_quality(request: &Request, ty: &str, subtype: &str) -> u16 {
+    best_range(request, ty, subtype).q
+}
+
+/// Whether `Accept` names the type itself (`text/html` or `text/*`, not only `*/*`) with a
+/// non-zero q-value.
+pub(crate) fn names_media(request: &Request, ty: &str, subtype: &str) -> bool {
+    let best = best_range(request, ty, subtype);
+    best.specificity >= 2 && best.q > 0
+}
+
+fn best_range(request: &Request, ty: &str, subtype: &str) -> Quality {
     let mut quality = Quality::default();
     for (name, value) in request.headers() {
         if !name.eq_ignore_ascii_case("accept") {
@@ -409,7 +420,7 @@ pub(crate) fn media_quality(request: &Request, ty: &str, subtype: &str) -> u16 {
             }
         }
     }
-    quality.q
+    quality
 }
 
 /// The q-value (in thousandths) that the most specific matching media range gives a type.

@@ -3,6 +3,7 @@
 //! siblings.
 
 mod cache;
+mod cache_rules;
 mod conditional;
 mod encoding;
 mod listing;
@@ -19,6 +20,7 @@ use cache::{Entry, FileCache, Lookup, MAX_INLINE, Representation};
 use range::Content;
 
 pub use cache::DEFAULT_FILE_RECHECK;
+pub use cache_rules::{InvalidPathMatch, PathMatch};
 pub use resolve::{Policy, ResolveError, resolve};
 
 /// `Cache-Control` sent with files and listings unless told otherwise: caches must revalidate
@@ -54,6 +56,8 @@ pub struct StaticFiles {
     policy: Policy,
     listing: bool,
     cache_control: String,
+    /// `Cache-Control` by path, first match first; else `cache_control`.
+    cache_rules: Vec<(PathMatch, String)>,
     spa: bool,
     not_found_page: Option<PathBuf>,
     cors: bool,
@@ -100,6 +104,7 @@ impl StaticFiles {
             policy: Policy::default(),
             listing: true,
             cache_control: DEFAULT_CACHE_CONTROL.to_owned(),
+            cache_rules: Vec::new(),
             spa: false,
             not_found_page: None,
             cors: false,
@@ -242,6 +247,45 @@ impl StaticFiles {
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
+    }
+
+    /// Sends `value` as the `Cache-Control` of the files whose path matches `pattern`
+    /// (checked in the order the rules were added; the first match wins), instead of
+    /// [`StaticFiles::cache_control`]'s. For fingerprinted assets cached for a year while
+    /// HTML is revalidated on every use:
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::{Handler, PathMatch, StaticFiles};
+    /// use lido::http::{Method, Request};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("lido-rules-{}", std::process::id()));
+    /// std::fs::create_dir_all(dir.join("assets"))?;
+    /// std::fs::write(dir.join("assets/app.3f9a.js"), "run()")?;
+    /// std::fs::write(dir.join("index.html"), "<p>hi")?;
+    /// let files = StaticFiles::new(&dir)?
+    ///     .cache_control("no-cache")
+    ///     .cache_control_for("/assets/".parse()?, "public, max-age=31536000, immutable");
+    /// let js = files.handle(&Request::new(Method::Get, "/assets/app.3f9a.js")?);
+    /// assert_eq!(js.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    /// let html = files.handle(&Request::new(Method::Get, "/")?);
+    /// assert_eq!(html.header("cache-control"), Some("no-cache"));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cache_control_for(mut self, pattern: PathMatch, value: impl Into<String>) -> Self {
+        self.cache_rules.push((pattern, value.into()));
+        self
+    }
+
+    /// The `Cache-Control` of a file answer to `request`.
+    fn cache_policy(&self, request: &Request) -> &str {
+        let path = self.below_prefix(request).unwrap_or(request.path());
+        self.cache_rules
+            .iter()
+            .find(|(pattern, _)| pattern.matches(path))
+            .map_or(self.cache_control.as_str(), |(_, value)| value.as_str())
     }
 
     /// Serves the files under the URL path `prefix` (`/static`: `/static/app.js` is
@@ -416,7 +460,7 @@ impl StaticFiles {
                         &entry.content_type,
                         Some(coding),
                         true,
-                        &self.cache_control,
+                        self.cache_policy(request),
                     );
                 }
             }
@@ -428,7 +472,7 @@ impl StaticFiles {
             &entry.content_type,
             None,
             varies,
-            &self.cache_control,
+            self.cache_policy(request),
         )
     }
 
@@ -573,7 +617,9 @@ fn redirect_to_slash(request: &Request) -> Response {
     Response::new(StatusCode::MOVED_PERMANENTLY).with_header("Location", location)
 }
 
-/// A navigation that takes HTML: `Accept` gives `text/html` a non-zero q-value.
+/// A navigation: `Accept` names `text/html` (or `text/*`) with a non-zero q-value, as
+/// browsers do when they load a page. `*/*` alone is what scripts, images and `fetch` send:
+/// a missing script must get `404`, not the app's HTML.
 fn accepts_html(request: &Request) -> bool {
-    listing::media_quality(request, "text", "html") > 0
+    listing::names_media(request, "text", "html")
 }

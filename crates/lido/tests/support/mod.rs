@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use lido::{Handler, Server, ServerBuilder, ServerError, ShutdownHandle};
 
+#[cfg(feature = "cli")]
+pub(crate) mod binary;
 pub(crate) mod handover;
 
 /// Read and write timeout of every client socket.
