@@ -38,6 +38,16 @@ pub(crate) struct Admin {
     pub(crate) lifecycle: Arc<Lifecycle>,
 }
 
+impl Admin {
+    /// The server's counters; `draining` from the moment a shutdown was asked for (the
+    /// `--shutdown-delay` included), as /healthz says.
+    fn snapshot(&self) -> lido::StatsSnapshot {
+        let mut snapshot = self.stats.snapshot();
+        snapshot.draining |= self.lifecycle.stopping();
+        snapshot
+    }
+}
+
 impl lido::Handler for Admin {
     fn handle(&self, request: &Request) -> Response {
         if !matches!(request.method(), Method::Get | Method::Head) {
@@ -46,7 +56,7 @@ impl lido::Handler for Admin {
         let no_store = |response: Response| response.with_header("Cache-Control", "no-store");
         match request.path() {
             "/healthz" | "/readyz" => {
-                if self.lifecycle.stopping() || self.stats.snapshot().draining {
+                if self.snapshot().draining {
                     no_store(Response::text(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "draining\n",
@@ -55,7 +65,7 @@ impl lido::Handler for Admin {
                     no_store(Response::text(StatusCode::OK, "ok\n"))
                 }
             }
-            "/metrics" => match crate::metrics::encode(self.stats.snapshot()) {
+            "/metrics" => match crate::metrics::encode(self.snapshot()) {
                 Ok(text) => no_store(
                     Response::new(StatusCode::OK)
                         .with_header("Content-Type", crate::metrics::CONTENT_TYPE)

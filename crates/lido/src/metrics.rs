@@ -197,7 +197,7 @@ impl Collector for Snapshot {
         gauge(
             &mut encoder,
             "lido_draining",
-            "1 once a graceful shutdown began.",
+            "1 once a shutdown was asked for (the shutdown delay included).",
             u64::from(s.draining),
         )?;
         {

@@ -100,6 +100,8 @@ fn sigterm_makes_health_fail_first_and_stops_listening_after_the_delay() {
         get(&admin, "/healthz").is_ok_and(|(status, _, _)| status == 503)
     });
     assert_eq!(get(&admin, "/readyz").expect("ready").0, 503);
+    let (_, _, metrics) = get(&admin, "/metrics").expect("metrics");
+    assert!(metrics.contains("\nlido_draining 1\n"), "{metrics}");
     // Still serving, on new connections, during the delay.
     let (status, head, _) = get(&site, "/").expect("served during the delay");
     assert_eq!(status, 200);
