@@ -1,4 +1,4 @@
-//! What a single client must not be able to do to everyone else (issue 9): hold connections
+//! What a single client must not be able to do to everyone else: hold connections
 //! with slow request bodies, lock others out at the connection limit, or break the framing
 //! with a 1xx answer.
 
