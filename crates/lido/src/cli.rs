@@ -96,6 +96,13 @@ pub(crate) struct Serve {
     /// Cache-Control header for files and listings.
     #[arg(long, value_name = "VALUE", default_value = lido::DEFAULT_CACHE_CONTROL, help_heading = FILES)]
     pub(crate) cache_control: String,
+    /// Do not compress text files on the fly (zstd, brotli, gzip as the client prefers, for
+    /// text, JavaScript, JSON, XML, SVG, wasm... of 1 KiB to 2 MiB; .br/.gz siblings still win).
+    #[arg(long, help_heading = FILES)]
+    pub(crate) no_compress: bool,
+    /// Bytes of compressed answers kept in memory, least recently used out first.
+    #[arg(long, value_name = "BYTES", default_value_t = lido::DEFAULT_COMPRESS_CACHE, help_heading = FILES)]
+    pub(crate) compress_cache: usize,
     /// Single-page app: unknown paths that accept HTML get ROOT/index.html.
     #[arg(long, help_heading = FILES)]
     pub(crate) spa: bool,

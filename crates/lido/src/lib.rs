@@ -108,8 +108,8 @@ pub use engine::{Engine, UnknownEngine};
 pub use error::ServerError;
 pub use exchange::Exchange;
 pub use files::{
-    DEFAULT_CACHE_CONTROL, DEFAULT_FILE_RECHECK, InvalidPathMatch, PathMatch, Policy, ResolveError,
-    StaticFiles, resolve,
+    DEFAULT_CACHE_CONTROL, DEFAULT_COMPRESS_CACHE, DEFAULT_FILE_RECHECK, InvalidPathMatch,
+    MAX_COMPRESS_SIZE, MIN_COMPRESS_SIZE, PathMatch, Policy, ResolveError, StaticFiles, resolve,
 };
 pub use handler::{Handler, method_not_allowed};
 pub use server::{Server, ServerBuilder, ShutdownHandle};

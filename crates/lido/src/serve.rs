@@ -37,7 +37,8 @@ fn files(cli: &Serve) -> Result<StaticFiles, Box<dyn Error>> {
         .cache_control(cli.cache_control.clone())
         .recheck_files_after(zero_or_seconds("recheck-files", cli.recheck_files)?)
         .spa(cli.spa)
-        .cors(cli.cors);
+        .cors(cli.cors)
+        .compression(!cli.no_compress, cli.compress_cache);
     if let Some(page) = &cli.not_found {
         files = files
             .not_found_page(page)

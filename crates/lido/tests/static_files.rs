@@ -1211,38 +1211,6 @@ fn precompressed_siblings_obey_the_jail() {
     }
 }
 
-#[test]
-fn nothing_is_compressed_on_the_fly() {
-    let tree = Tree::new("no-compression");
-    let text = "compressible ".repeat(10_000);
-    tree.write("big.txt", &text);
-    tree.write("page.html", "<p>page</p>".repeat(1000));
-    tree.write("data.json", "[1,2,3]");
-    let server = tree.serve(|f| f);
-    for accept in ["gzip", "br", "gzip, deflate, br, zstd", "*"] {
-        for (target, body) in [
-            ("/big.txt", Some(text.as_bytes())),
-            ("/page.html", None),
-            ("/data.json", Some(&b"[1,2,3]"[..])),
-            ("/", None),
-            ("/?format=json", None),
-        ] {
-            let reply = get_with(server.addr, target, &[("Accept-Encoding", accept)]);
-            assert_eq!(reply.status, 200, "{target}");
-            assert_eq!(
-                reply.header("content-encoding"),
-                None,
-                "{target} with {accept}"
-            );
-            if let Some(body) = body {
-                assert_eq!(reply.body, body, "{target} with {accept}");
-            }
-        }
-        let page = get_with(server.addr, "/page.html", &[("Accept-Encoding", accept)]);
-        assert_eq!(page.body_text(), "<p>page</p>".repeat(1000));
-    }
-}
-
 // 7. SPA, 404 page, CORS, extra headers --------------------------------------------------------
 
 const INDEX: &str = "<!doctype html><div id=app></div>";

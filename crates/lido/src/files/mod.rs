@@ -4,6 +4,7 @@
 
 mod cache;
 mod cache_rules;
+mod compress;
 mod conditional;
 mod encoding;
 mod listing;
@@ -21,6 +22,9 @@ use range::Content;
 
 pub use cache::DEFAULT_FILE_RECHECK;
 pub use cache_rules::{InvalidPathMatch, PathMatch};
+pub use compress::{
+    DEFAULT_COMPRESS_CACHE, MAX_SIZE as MAX_COMPRESS_SIZE, MIN_SIZE as MIN_COMPRESS_SIZE,
+};
 pub use resolve::{Policy, ResolveError, resolve};
 
 /// `Cache-Control` sent with files and listings unless told otherwise: caches must revalidate
@@ -56,6 +60,8 @@ pub struct StaticFiles {
     policy: Policy,
     listing: bool,
     cache_control: String,
+    /// Compression on the fly and its cache; `None` when off.
+    compression: Option<Arc<compress::CompressCache>>,
     /// `Cache-Control` by path, first match first; else `cache_control`.
     cache_rules: Vec<(PathMatch, String)>,
     spa: bool,
@@ -105,6 +111,9 @@ impl StaticFiles {
             listing: true,
             cache_control: DEFAULT_CACHE_CONTROL.to_owned(),
             cache_rules: Vec::new(),
+            compression: Some(Arc::new(compress::CompressCache::new(
+                compress::DEFAULT_COMPRESS_CACHE,
+            ))),
             spa: false,
             not_found_page: None,
             cors: false,
@@ -246,6 +255,38 @@ impl StaticFiles {
     /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Compresses text files on the fly (on by default): zstd, brotli or gzip, as the
+    /// client's `Accept-Encoding` prefers (the server's order among equals), for compressible
+    /// types (`text/*`, JavaScript, JSON, XML, SVG, wasm, ...) from [`MIN_COMPRESS_SIZE`] to
+    /// [`MAX_COMPRESS_SIZE`] bytes. Precompressed siblings (`.br`, `.gz`) still win. Each
+    /// coding has its own `ETag`; range requests get the identity bytes. `cache_bytes`
+    /// bounds the memory kept for compressed answers (least recently used out first; 0 keeps
+    /// none). `false` turns it off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::{Handler, StaticFiles};
+    /// use lido::http::{Method, Request};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("lido-compress-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// std::fs::write(dir.join("app.js"), "console.log('lido');\n".repeat(100))?;
+    /// let files = StaticFiles::new(&dir)?.compression(true, 16 * 1024 * 1024);
+    /// let request = Request::new(Method::Get, "/app.js")?.with_header("Accept-Encoding", "gzip, br");
+    /// let response = files.handle(&request);
+    /// assert_eq!(response.header("content-encoding"), Some("br"));
+    /// assert_eq!(response.header("vary"), Some("Accept-Encoding"));
+    /// let plain = StaticFiles::new(&dir)?.compression(false, 0).handle(&request);
+    /// assert_eq!(plain.header("content-encoding"), None);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn compression(mut self, on: bool, cache_bytes: usize) -> Self {
+        self.compression = on.then(|| Arc::new(compress::CompressCache::new(cache_bytes)));
         self
     }
 
@@ -438,10 +479,16 @@ impl StaticFiles {
     }
 
     /// The response for a resolved file: its best precompressed sibling the client accepts,
-    /// or the file itself. `Vary: Accept-Encoding` only where a sibling exists, that is where
-    /// the answer depends on the field.
+    /// else the file compressed on the fly when it is worth it and the client takes it, else
+    /// the file itself. `Vary: Accept-Encoding` exactly where the answer depends on it: a
+    /// sibling exists, or the file is one lido would compress.
     fn send(&self, request: &Request, entry: &Entry) -> Response {
-        let varies = !entry.siblings.is_empty();
+        let identity_len = entry.identity.meta.len();
+        let compressible = self.compression.is_some()
+            && (compress::MIN_SIZE..=compress::MAX_SIZE).contains(&identity_len)
+            && compress::compressible(&entry.content_type);
+        let varies = !entry.siblings.is_empty() || compressible;
+        let cache_control = self.cache_policy(request);
         if varies {
             // Every `Accept-Encoding` field counts (RFC 9110 5.3: a list may be split).
             let accept = request
@@ -460,9 +507,18 @@ impl StaticFiles {
                         &entry.content_type,
                         Some(coding),
                         true,
-                        self.cache_policy(request),
+                        cache_control,
                     );
                 }
+            }
+            // A range is a range of the identity bytes (as nginx answers): a client resuming
+            // a download never gets a slice of a compressed stream it did not ask for.
+            if compressible
+                && request.header("range").is_none()
+                && let Some(coding) = encoding::choose(accept, &compress::CODINGS)
+                && let Some(response) = self.send_compressed(request, entry, coding, cache_control)
+            {
+                return response;
             }
         }
         range::file_response(
@@ -472,8 +528,47 @@ impl StaticFiles {
             &entry.content_type,
             None,
             varies,
-            self.cache_policy(request),
+            cache_control,
         )
+    }
+
+    /// The file compressed with `coding` (from the cache of compressed answers, or made
+    /// now), with its own `ETag`; `None` if the file could not be read whole.
+    fn send_compressed(
+        &self,
+        request: &Request,
+        entry: &Entry,
+        coding: &'static str,
+        cache_control: &str,
+    ) -> Option<Response> {
+        let cache = self.compression.as_ref()?;
+        let meta = &entry.identity.meta;
+        let identity_tag = conditional::Validators::new(meta, None).etag;
+        let v = conditional::Validators::new(meta, Some(coding));
+        let bytes = cache.get_or_make(request.path(), &identity_tag, coding, || {
+            let whole = match &entry.identity.content {
+                range::Content::Memory(bytes) => bytes.to_vec(),
+                range::Content::File(file) => {
+                    let mut bytes = vec![0u8; usize::try_from(meta.len()).ok()?];
+                    let got = crate::transport::read_full_at(file, &mut bytes, 0);
+                    (got == bytes.len()).then_some(bytes)?
+                }
+            };
+            compress::compress(coding, &whole).ok()
+        })?;
+        let len = bytes.len() as u64;
+        Some(range::respond(
+            request,
+            &range::Content::Memory(bytes),
+            len,
+            &v,
+            &range::Answer {
+                content_type: &entry.content_type,
+                encoding: Some(coding),
+                vary: true,
+                cache_control,
+            },
+        ))
     }
 
     fn list(&self, request: &Request, dir: &Path) -> Response {

@@ -190,13 +190,46 @@ pub(crate) fn file_response(
     cache_control: &str,
 ) -> Response {
     let v = Validators::new(meta, encoding);
-    let len = meta.len();
+    let answer = Answer {
+        content_type,
+        encoding,
+        vary,
+        cache_control,
+    };
+    respond(request, content, meta.len(), &v, &answer)
+}
+
+/// How a representation is labelled: its type, its coding, whether the answer varies with
+/// `Accept-Encoding`, its cache policy.
+#[derive(Clone, Copy)]
+pub(crate) struct Answer<'a> {
+    pub(crate) content_type: &'a str,
+    pub(crate) encoding: Option<&'a str>,
+    pub(crate) vary: bool,
+    pub(crate) cache_control: &'a str,
+}
+
+/// The answer to `request` for `len` bytes of `content` with validators `v`: `304`/`412`,
+/// a range (or several), or the whole.
+pub(crate) fn respond(
+    request: &Request,
+    content: &Content,
+    len: u64,
+    v: &Validators,
+    answer: &Answer<'_>,
+) -> Response {
+    let Answer {
+        content_type,
+        encoding,
+        vary,
+        cache_control,
+    } = *answer;
     let vary = vary || encoding.is_some();
 
-    match conditional::evaluate(request, &v) {
+    match conditional::evaluate(request, v) {
         Precondition::Proceed => {}
         Precondition::NotModified => {
-            let response = validated(Response::new(StatusCode::NOT_MODIFIED), &v)
+            let response = validated(Response::new(StatusCode::NOT_MODIFIED), v)
                 .with_header("Cache-Control", cache_control);
             return varied(response, vary);
         }
@@ -207,7 +240,7 @@ pub(crate) fn file_response(
     }
 
     let ranges = match (request.method(), request.header_str("range")) {
-        (Method::Get | Method::Head, Some(range)) if if_range_allows(request, &v) => {
+        (Method::Get | Method::Head, Some(range)) if if_range_allows(request, v) => {
             parse(range, len)
         }
         _ => Ranges::Full,
@@ -217,7 +250,7 @@ pub(crate) fn file_response(
         if let Some(encoding) = encoding {
             response = response.with_header("Content-Encoding", encoding);
         }
-        let response = validated(response.with_header("Accept-Ranges", "bytes"), &v)
+        let response = validated(response.with_header("Accept-Ranges", "bytes"), v)
             .with_header("Cache-Control", cache_control);
         varied(response, vary)
     };
