@@ -23,11 +23,21 @@ pub(crate) enum Format {
 
 /// Formats one line (without the newline).
 pub(crate) fn line(format: Format, x: &Exchange<'_>, trusted: &[Network]) -> String {
-    let client = crate::proxy::client_ip(
-        x.peer.map(|p| p.ip()),
-        header(x, "x-forwarded-for"),
-        trusted,
-    );
+    // Every X-Forwarded-For line counts, in order (HAProxy adds its own line after the
+    // client's): one list, as RFC 9110 5.3 reads repeated fields.
+    let forwarded: Option<String> = (!trusted.is_empty())
+        .then(|| {
+            x.request.map(|r| {
+                r.headers()
+                    .filter(|(name, _)| name.eq_ignore_ascii_case("x-forwarded-for"))
+                    .filter_map(|(_, value)| std::str::from_utf8(value).ok())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+        })
+        .flatten()
+        .filter(|joined| !joined.is_empty());
+    let client = crate::proxy::client_ip(x.peer.map(|p| p.ip()), forwarded.as_deref(), trusted);
     match format {
         Format::Combined => combined(x, client),
         Format::Json => json(x, client),
@@ -98,21 +108,30 @@ pub(crate) fn start(
         .spawn(move || {
             let mut out = std::io::BufWriter::new(first);
             let mut reopen_rx = reopen_rx;
+            let mut failed_writes = 0u64;
+            let mut check = |result: std::io::Result<()>| {
+                if let Err(e) = result {
+                    failed_writes += 1;
+                    if failed_writes == 1 {
+                        tracing::warn!(error = %e, "cannot write the access log; lines are lost");
+                    }
+                }
+            };
             loop {
                 crossbeam_channel::select! {
                     recv(rx) -> line => {
                         let Ok(line) = line else { break };
-                        let _ = out.write_all(line.as_bytes());
+                        check(out.write_all(line.as_bytes()));
                         // Flush once the queue is empty: lines appear promptly, in batches
                         // under load.
                         while let Ok(line) = rx.try_recv() {
-                            let _ = out.write_all(line.as_bytes());
+                            check(out.write_all(line.as_bytes()));
                         }
-                        let _ = out.flush();
+                        check(out.flush());
                     }
                     recv(stop_rx) -> _ => {
                         while let Ok(line) = rx.try_recv() {
-                            let _ = out.write_all(line.as_bytes());
+                            check(out.write_all(line.as_bytes()));
                         }
                         break;
                     }
@@ -136,7 +155,10 @@ pub(crate) fn start(
                     }
                 }
             }
-            let _ = out.flush();
+            check(out.flush());
+            if failed_writes > 1 {
+                tracing::warn!(failed_writes, "access log writes failed");
+            }
             let _ = done_tx.send(());
         })?;
     let dropped = Arc::new(AtomicU64::new(0));
@@ -284,6 +306,23 @@ mod tests {
             line(Format::Combined, &exchange(None), &[]),
             r#"192.0.2.1 - - [06/Nov/1994:08:49:37 +0000] "-" 200 42 "-" "-""#
         );
+    }
+
+    #[test]
+    fn every_forwarded_line_counts_behind_a_trusted_proxy() {
+        // HAProxy appends its own line after the client's.
+        let request = Request::new(Method::Get, "/")
+            .unwrap()
+            .with_header("X-Forwarded-For", "6.6.6.6")
+            .with_header("X-Forwarded-For", "192.0.2.9");
+        let mut x = exchange(Some(&request));
+        x.peer = Some("127.0.0.1:4000".parse().unwrap());
+        let trusted: Vec<Network> = vec!["127.0.0.1".parse().unwrap()];
+        let logged = line(Format::Combined, &x, &trusted);
+        assert!(logged.starts_with("192.0.2.9 - - ["), "{logged}");
+        // Not trusted: the peer, whatever the header says.
+        let logged = line(Format::Combined, &x, &[]);
+        assert!(logged.starts_with("127.0.0.1 - - ["), "{logged}");
     }
 
     #[test]

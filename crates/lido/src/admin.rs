@@ -81,20 +81,31 @@ impl lido::Handler for Admin {
     }
 }
 
-/// `lido healthcheck ADDR`: `Ok` if `GET path` on ADDR answers 200 within `timeout`.
+/// `lido healthcheck ADDR`: `Ok` if `GET path` on ADDR answers 200 within `timeout` (the
+/// whole check: connecting, asking, and the status line).
 pub(crate) fn check(addr: &str, path: &str, timeout: std::time::Duration) -> Result<(), String> {
-    use std::io::{Read, Write};
+    use std::io::{ErrorKind, Read, Write};
     use std::net::ToSocketAddrs;
+    use std::time::Instant;
+    if !path.starts_with('/') {
+        return Err(format!("--path must start with '/', not {path:?}"));
+    }
+    let deadline = Instant::now() + timeout;
+    let left = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("{addr}{path}: no answer within {timeout:?}"))
+    };
     let target = addr
         .to_socket_addrs()
         .map_err(|e| format!("{addr}: {e}"))?
         .next()
         .ok_or_else(|| format!("{addr}: no address"))?;
-    let mut stream = std::net::TcpStream::connect_timeout(&target, timeout)
+    let mut stream = std::net::TcpStream::connect_timeout(&target, left()?)
         .map_err(|e| format!("{addr}: {e}"))?;
     stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
+        .set_write_timeout(Some(left()?))
         .map_err(|e| format!("{addr}: {e}"))?;
     write!(
         stream,
@@ -102,9 +113,25 @@ pub(crate) fn check(addr: &str, path: &str, timeout: std::time::Duration) -> Res
     )
     .map_err(|e| format!("{addr}: {e}"))?;
     let mut head = [0u8; 12];
-    stream
-        .read_exact(&mut head)
-        .map_err(|e| format!("{addr}: no answer: {e}"))?;
+    let mut got = 0;
+    while got < head.len() {
+        stream
+            .set_read_timeout(Some(left()?))
+            .map_err(|e| format!("{addr}: {e}"))?;
+        match stream.read(&mut head[got..]) {
+            Ok(0) => {
+                return Err(format!(
+                    "{addr}{path}: the connection closed without an answer"
+                ));
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(format!("{addr}{path}: no answer within {timeout:?}"));
+            }
+            Err(e) => return Err(format!("{addr}{path}: {e}")),
+        }
+    }
     match &head {
         b"HTTP/1.1 200" | b"HTTP/1.0 200" => Ok(()),
         other => Err(format!(

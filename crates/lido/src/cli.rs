@@ -94,7 +94,7 @@ pub(crate) struct Serve {
     #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_FILE_RECHECK.as_secs_f64(), help_heading = FILES)]
     pub(crate) recheck_files: f64,
     /// Cache-Control header for files and listings.
-    #[arg(long, value_name = "VALUE", default_value = lido::DEFAULT_CACHE_CONTROL, help_heading = FILES)]
+    #[arg(long, value_name = "VALUE", default_value = lido::DEFAULT_CACHE_CONTROL, value_parser = parse_field_value, help_heading = FILES)]
     pub(crate) cache_control: String,
     /// Do not compress text files on the fly (zstd, brotli, gzip as the client prefers, for
     /// text, JavaScript, JSON, XML, SVG, wasm... of 1 KiB to 2 MiB; .br/.gz siblings still win).
@@ -177,8 +177,9 @@ pub(crate) struct Serve {
     /// the public network.
     #[arg(long, value_name = "ADDR", help_heading = OPERATIONS)]
     pub(crate) admin: Option<String>,
-    /// Seconds between SIGTERM and closing the listener: /healthz and /readyz answer 503
-    /// meanwhile while requests are still served, so a load balancer stops sending first.
+    /// Seconds between SIGTERM (or SIGINT) and closing the listener: /healthz and /readyz
+    /// answer 503 meanwhile while requests are still served, so a load balancer stops sending
+    /// first; a second signal skips the rest.
     #[arg(long, value_name = "SECS", default_value_t = 0.0, help_heading = OPERATIONS)]
     pub(crate) shutdown_delay: f64,
     /// Bind with SO_REUSEPORT, so a new lido can start on the same address before this one
@@ -213,6 +214,14 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
         return Err(format!("invalid header value for {name}"));
     }
     Ok((name.to_owned(), value.to_owned()))
+}
+
+/// A header field value: no control characters (a CR or LF would end the field).
+fn parse_field_value(text: &str) -> Result<String, String> {
+    if text.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        return Err("control characters are not allowed in a header value".to_owned());
+    }
+    Ok(text.trim().to_owned())
 }
 
 /// `PATTERN=VALUE` for `--cache-control-for`.
@@ -268,6 +277,18 @@ pub(crate) struct Parsed {
 
 /// Parses `args`, with the `--config` file's settings under those given.
 pub(crate) fn parse(args: Vec<OsString>) -> Result<Parsed, Refusal> {
+    // A subcommand (`lido healthcheck`, `lido man`, ...) takes none of the server's settings:
+    // neither `LIDO_*` variables nor a config file may change or break it.
+    let subcommands = ["completions", "man", "healthcheck", "help"];
+    if args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| subcommands.contains(&a))
+    {
+        let matches = matches(Cli::command(), args)?;
+        let cli = from_matches(&matches)?;
+        return Ok(Parsed { cli, matches });
+    }
     let first = matches(command(), args.clone())?;
     let Some(path) = first.get_one::<PathBuf>("config").cloned() else {
         let cli = from_matches(&first)?;
@@ -279,19 +300,33 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Parsed, Refusal> {
     let file = crate::config_file::load(&path, &command()).map_err(Refusal::Usage)?;
     // A setting from the file goes in front of the command line only where neither the
     // command line nor the environment gave one.
-    let mut merged = Vec::with_capacity(args.len() + file.len());
+    let mut merged = Vec::with_capacity(args.len() + file.len() + 1);
     let mut rest = args.into_iter();
     merged.extend(rest.next());
+    let mut root = None;
     for setting in file {
         let given = matches!(
             first.value_source(&setting.id),
             Some(ValueSource::CommandLine | ValueSource::EnvVariable)
         );
-        if !given {
+        if given {
+            continue;
+        }
+        if setting.id == "root" {
+            root = Some(setting.args);
+        } else {
             merged.extend(setting.args);
         }
     }
     merged.extend(rest);
+    // The file's ROOT goes last, after `--`, so that no value of it ("-q", "man") can be
+    // taken for a flag or a subcommand.
+    if let Some(root) = root {
+        if !merged.iter().any(|a| a == "--") {
+            merged.push(OsString::from("--"));
+        }
+        merged.extend(root);
+    }
     let matches = matches(command(), merged)?;
     let cli = from_matches(&matches)?;
     Ok(Parsed { cli, matches })
@@ -318,10 +353,18 @@ fn from_matches(matches: &ArgMatches) -> Result<Cli, Refusal> {
 
 /// clap's first line, without its `error: `.
 pub(crate) fn first_line(err: &clap::Error) -> String {
+    // clap's message (with its list of values, its tip) on one line, without the usage.
     let text = err.render().to_string();
-    text.lines()
-        .next()
-        .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ")
-        .to_owned()
+    let words: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more"))
+        .collect();
+    let line = words.join(" ");
+    let line = line.trim_start_matches("error: ");
+    if line.is_empty() {
+        "invalid arguments".to_owned()
+    } else {
+        line.to_owned()
+    }
 }

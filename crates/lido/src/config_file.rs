@@ -54,6 +54,9 @@ pub(crate) fn load(path: &Path, command: &clap::Command) -> Result<Vec<Setting>,
         let args = to_args(arg, value).map_err(fail)?;
         // The same parser as the command line's checks the value.
         let mut probe = vec![OsString::from("lido")];
+        if arg.is_positional() {
+            probe.push(OsString::from("--"));
+        }
         probe.extend(args.iter().cloned());
         if let Err(err) = command.clone().try_get_matches_from(probe) {
             return Err(fail(crate::cli::first_line(&err)));
@@ -168,18 +171,33 @@ pub(crate) fn print(command: &clap::Command, matches: &ArgMatches) -> String {
                 .map(|n| n.as_str()),
             Some("N" | "BYTES" | "SECS")
         );
+        // Numbers as TOML writes them (`.5` -> 0.5, `007` -> 7); anything that is not a
+        // finite number is written as the string it was, so the file reads back the same.
         let literal = |text: &str| {
-            if number && text.parse::<f64>().is_ok() {
-                text.to_owned()
-            } else {
-                toml::Value::String(text.to_owned()).to_string()
+            if number {
+                if let Ok(n) = text.parse::<u64>() {
+                    return n.to_string();
+                }
+                if let Ok(x) = text.parse::<f64>()
+                    && x.is_finite()
+                {
+                    return toml::Value::Float(x).to_string();
+                }
             }
+            toml::Value::String(text.to_owned()).to_string()
         };
         if matches!(arg.get_action(), ArgAction::Append) {
             let items: Vec<String> = raw.iter().map(|v| literal(v)).collect();
             let _ = writeln!(out, "{key} = [{}]", items.join(", "));
         } else {
+            // A defaulted address is written commented out: set, it would be bound even when
+            // systemd passes the sockets.
+            let defaulted_listen = id == "listen"
+                && matches.value_source(id) == Some(clap::parser::ValueSource::DefaultValue);
             match raw.first() {
+                Some(value) if defaulted_listen => {
+                    let _ = writeln!(out, "# {key} = {}", literal(value));
+                }
                 Some(value) => {
                     let _ = writeln!(out, "{key} = {}", literal(value));
                 }

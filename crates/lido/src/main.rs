@@ -35,8 +35,10 @@ fn main() -> ExitCode {
     let mut stdout = std::io::stdout();
     let result = match parsed.cli.command {
         Some(Command::Completions { shell }) => {
-            clap_complete::generate(shell, &mut cli::command(), "lido", &mut stdout);
-            Ok(())
+            // Into memory first: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cli::command(), "lido", &mut script);
+            stdout.write_all(&script).map_err(Into::into)
         }
         Some(Command::Man) => clap_mangen::Man::new(cli::command())
             .render(&mut stdout)
@@ -46,8 +48,13 @@ fn main() -> ExitCode {
             path,
             timeout,
         }) => {
-            let timeout = std::time::Duration::try_from_secs_f64(timeout)
-                .unwrap_or(std::time::Duration::from_secs(3));
+            let Some(timeout) = std::time::Duration::try_from_secs_f64(timeout)
+                .ok()
+                .filter(|t| !t.is_zero() && *t <= std::time::Duration::from_secs(3600))
+            else {
+                eprintln!("lido: --timeout must be a number of seconds above 0 and up to 3600");
+                return ExitCode::from(2);
+            };
             match admin::check(&addr, &path, timeout) {
                 Ok(()) => {
                     let _ = writeln!(stdout, "lido: {addr}{path}: ok");
@@ -64,6 +71,14 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `lido man | head`: the reader went away; nothing is wrong.
+        Err(err)
+            if err
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("lido: {err}");
             ExitCode::FAILURE

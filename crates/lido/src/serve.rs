@@ -89,6 +89,13 @@ pub(crate) fn run(cli: Serve, activated: Activated) -> Result<(), Box<dyn Error>
         .write_timeout(seconds("io-timeout", cli.io_timeout)?)
         .drain_timeout(seconds("drain-timeout", cli.drain_timeout)?);
     // With sockets from systemd, --listen binds one more only if it was given.
+    if !cli.listen_given && activated.site.is_empty() && activated.admin.is_some() {
+        return Err(
+            "the service manager passed an admin socket but none for the site: pass one more \
+             socket, or give --listen"
+                .into(),
+        );
+    }
     if cli.listen_given || activated.site.is_empty() {
         builder = builder.listen(cli.listen.clone());
     }

@@ -89,10 +89,15 @@ impl std::fmt::Debug for ServerBuilder {
     }
 }
 
+/// The longest timeout or deadline: `Instant + Duration` must not overflow.
+const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 macro_rules! duration_setter {
     ($(#[$doc:meta])* $name:ident, $default:ident) => {
         $(#[$doc])*
         #[doc = concat!("By default, [`", stringify!($default), "`](crate::", stringify!($default), ").")]
+        /// Longer than 100 years counts as 100 years (a deadline must stay a time the clock
+        /// can reach).
         ///
         /// # Examples
         ///
@@ -101,7 +106,7 @@ macro_rules! duration_setter {
         #[doc = concat!("let builder = lido::Server::builder().", stringify!($name), "(Duration::from_secs(3));")]
         /// ```
         pub fn $name(mut self, timeout: Duration) -> Self {
-            self.config.$name = timeout;
+            self.config.$name = timeout.min(MAX_TIMEOUT);
             self
         }
     };

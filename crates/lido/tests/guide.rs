@@ -146,15 +146,18 @@ fn single_page_app() {
     let root = temp_dir("guide-spa");
     write(&root, "index.html", "<div id=app>");
     let (_server, addr) = start(&lido_args("Serve a single-page app", &root), &["--quiet"]);
-    let (status, _, body) = fetch(
+    let (status, head, body) = fetch(
         &addr,
         "GET",
         "/settings/profile",
         &[("Accept", "text/html")],
     );
     assert_eq!((status, body.as_slice()), (200, &b"<div id=app>"[..]));
-    let (status, _, _) = fetch(&addr, "GET", "/missing.js", &[("Accept", "*/*")]);
+    // Both answers depend on Accept: caches must keep them apart.
+    assert!(has(&head, "vary: accept"), "{head}");
+    let (status, head, _) = fetch(&addr, "GET", "/missing.js", &[("Accept", "*/*")]);
     assert_eq!(status, 404);
+    assert!(has(&head, "vary: accept"), "{head}");
 }
 
 #[test]
@@ -418,7 +421,7 @@ fn limits_for_the_public_internet() {
         "max-connections-per-ip = 64\n",
         "max-body = 65536\n",
         "head-timeout = 5\n",
-        "keep-alive-timeout = 15\n",
+        "keep-alive-timeout = 3\n",
     ] {
         assert!(printed.contains(line), "no {line:?} in\n{printed}");
     }

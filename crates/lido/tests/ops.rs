@@ -438,3 +438,160 @@ fn compression_on_the_fly_by_default_and_no_compress_turns_it_off() {
     let plain = ask(&["--no-compress"]);
     assert!(!plain.contains("content-encoding"), "{plain}");
 }
+
+#[test]
+fn subcommands_ignore_the_servers_settings() {
+    let dir = temp_dir("subcommands");
+    let config = write_config(&dir, "threads = 2\n");
+    for args in [&["completions", "bash"][..], &["man"][..]] {
+        let out = run(lido()
+            .args(args)
+            .env("LIDO_CONFIG", &config)
+            .env("LIDO_THREADS", "not a number"));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (_server, _site, admin) = start_with_admin("subcommands-admin", &[]);
+    let out = run(lido()
+        .args(["healthcheck", &admin])
+        .env("LIDO_CONFIG", &config));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_root_from_the_file_is_never_a_flag_or_a_subcommand() {
+    let dir = temp_dir("root-flag");
+    for name in ["-q", "man"] {
+        let root = dir.join(name);
+        std::fs::create_dir_all(&root).expect("mkdir");
+        std::fs::write(root.join("index.html"), name).expect("write");
+        let config = write_config(
+            &dir,
+            &format!("root = {name:?}\nlisten = \"127.0.0.1:0\"\n"),
+        );
+        let mut command = lido();
+        command.current_dir(&dir).arg("--config").arg(&config);
+        let server = Running::start(command);
+        let (status, _, body) = get(&server.addr("lido: serving"), "/").expect("GET");
+        assert_eq!((status, body.as_str()), (200, name));
+    }
+}
+
+#[test]
+fn print_config_normalises_numbers_and_leaves_a_default_address_out() {
+    let dir = temp_dir("print-numbers");
+    let out = run(lido().args([
+        "--print-config",
+        "--head-timeout",
+        ".5",
+        "--max-body",
+        "007",
+    ]));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("head-timeout = 0.5\n"), "{text}");
+    assert!(text.contains("max-body = 7\n"), "{text}");
+    assert!(text.contains("# listen = \"127.0.0.1:7878\"\n"), "{text}");
+    let config = write_config(&dir, &text);
+    let again = run(lido().arg("--config").arg(&config).arg("--print-config"));
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&again.stdout), text);
+}
+
+#[test]
+fn absurd_timeouts_do_not_crash_the_server() {
+    let root = temp_dir("absurd");
+    let mut command = lido();
+    command.arg(&root).args([
+        "--listen",
+        "127.0.0.1:0",
+        "--quiet",
+        "--head-timeout",
+        "1e19",
+        "--keep-alive-timeout",
+        "1.8e19",
+        "--drain-timeout",
+        "1e19",
+    ]);
+    let server = Running::start(command);
+    let site = server.addr("lido: serving");
+    for _ in 0..2 {
+        assert_eq!(get(&site, "/").expect("GET").0, 200);
+    }
+    server.signal("TERM");
+    assert_eq!(server.wait(DEADLINE), Some(0));
+}
+
+#[test]
+fn timeouts_are_in_the_access_log() {
+    let root = temp_dir("timeout-log");
+    let log = root.join("access.log");
+    let mut command = lido();
+    command
+        .arg(&root)
+        .args(["--listen", "127.0.0.1:0", "--head-timeout", "0.5"])
+        .arg("--access-log-file")
+        .arg(&log);
+    let server = Running::start(command);
+    let mut slow = TcpStream::connect(server.addr("lido: serving")).expect("connect");
+    slow.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n")
+        .expect("send half a head");
+    let mut reply = String::new();
+    slow.read_to_string(&mut reply).expect("read until closed");
+    assert!(reply.starts_with("HTTP/1.1 408 "), "{reply}");
+    wait_for("the 408 in the log", || {
+        std::fs::read_to_string(&log).is_ok_and(|text| text.contains("\"GET /slow HTTP/1.1\" 408 "))
+    });
+}
+
+#[test]
+fn healthcheck_bounds_the_whole_check_and_checks_its_input() {
+    // A listener that never answers (the kernel accepts, nobody reads).
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = silent.local_addr().expect("addr").to_string();
+    let started = Instant::now();
+    let out = run(lido().args(["healthcheck", &addr, "--timeout", "1"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no answer within"), "{stderr}");
+    for bad in [&["--timeout", "0"][..], &["--path", "healthz"][..]] {
+        let out = run(lido().args(["healthcheck", &addr]).args(bad));
+        assert_ne!(out.status.code(), Some(0), "{bad:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+    }
+    drop(silent);
+}
+
+#[test]
+fn an_admin_socket_alone_is_refused() {
+    let root = temp_dir("admin-only");
+    let admin = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let root_arg = root.display().to_string();
+    use command_fds::{CommandFdExt, FdMapping};
+    use std::os::fd::OwnedFd;
+    let mut command = lido();
+    command
+        .arg(&root_arg)
+        .env("LISTEN_FDS", "1")
+        .env("LISTEN_FDNAMES", "admin");
+    command
+        .fd_mappings(vec![FdMapping {
+            parent_fd: OwnedFd::from(admin),
+            child_fd: 3,
+        }])
+        .expect("map");
+    let out = command.output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("none for the site"));
+}

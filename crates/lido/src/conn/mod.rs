@@ -335,8 +335,13 @@ impl<S: Transport> Conn<S> {
     pub(crate) fn on_queue_timeout(&mut self, ctx: &Ctx) {
         ctx.stats.timeout(crate::stats::TimeoutKind::Queue);
         if !self.is_writing() {
-            ctx.stats.shed();
-            ctx.stats.response(None, StatusCode::SERVICE_UNAVAILABLE, 0);
+            let line = self.request_line();
+            self.report_refusal(
+                ctx,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("no worker came free in time"),
+                line.as_deref(),
+            );
             self.out.clear();
             self.out_pos = 0;
             self.push_response(
@@ -364,7 +369,13 @@ impl<S: Transport> Conn<S> {
         ctx.stats.timeout(kind);
         if matches!(self.state, State::Head | State::Body(_) | State::Ready(_)) && self.head_started
         {
-            ctx.stats.response(None, StatusCode::REQUEST_TIMEOUT, 0);
+            let line = self.request_line();
+            self.report_refusal(
+                ctx,
+                StatusCode::REQUEST_TIMEOUT,
+                Some("the request took too long"),
+                line.as_deref(),
+            );
             self.out.clear();
             self.out_pos = 0;
             self.push_response(

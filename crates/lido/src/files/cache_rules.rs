@@ -13,7 +13,10 @@ use std::str::FromStr;
 ///
 /// let assets: PathMatch = "/assets/".parse()?;
 /// assert!(assets.matches("/assets/app.3f9a.js"));
+/// assert!(assets.matches("//%61ssets/./app.js"), "as the file is found");
 /// assert!(!assets.matches("/index.html"));
+/// assert!(!"/assets".parse::<PathMatch>()?.matches("/assets-old/a.js"));
+/// assert!("*.tar.gz".parse::<PathMatch>()?.matches("/dl/lido.TAR.GZ"));
 /// let fonts: PathMatch = "*.woff2".parse()?;
 /// assert!(fonts.matches("/fonts/inter.WOFF2"));
 /// assert!("assets".parse::<PathMatch>().is_err());
@@ -35,11 +38,15 @@ impl PathMatch {
     ///
     /// See [`PathMatch`].
     pub fn matches(&self, path: &str) -> bool {
+        let path = normalize(path);
         match self {
             PathMatch::Extension(ext) => {
-                let name = path.rsplit('/').next().unwrap_or(path);
-                name.rsplit_once('.')
-                    .is_some_and(|(stem, e)| !stem.is_empty() && e.eq_ignore_ascii_case(ext))
+                let name = path.rsplit('/').next().unwrap_or(&path);
+                let suffix = ext.len() + 1;
+                name.len() > suffix
+                    && name.is_char_boundary(name.len() - suffix)
+                    && name[name.len() - suffix..].starts_with('.')
+                    && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext)
             }
             PathMatch::Prefix(prefix) => path.starts_with(prefix.as_str()),
         }
@@ -80,11 +87,33 @@ impl FromStr for PathMatch {
             }
             return Ok(PathMatch::Extension(ext.to_owned()));
         }
-        if text.starts_with('/') && !text.contains(['*', '?', ' ']) {
-            return Ok(PathMatch::Prefix(text.to_owned()));
+        if text.starts_with('/') && !text.contains(['*', '?', ' ', '%']) {
+            // A prefix names a directory: `/assets` is `/assets/` (not `/assets-old/`).
+            let normal = normalize(text);
+            let prefix = if normal.ends_with('/') {
+                normal
+            } else {
+                format!("{normal}/")
+            };
+            return Ok(PathMatch::Prefix(prefix));
         }
         Err(bad())
     }
+}
+
+/// A request path as the files are found by it: percent-decoded, without empty or `.`
+/// segments (`//a/./%62` is `/a/b`); a trailing slash is kept.
+fn normalize(path: &str) -> String {
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let mut out = String::with_capacity(decoded.len() + 1);
+    for segment in decoded.split('/').filter(|s| !s.is_empty() && *s != ".") {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if out.is_empty() || decoded.ends_with('/') {
+        out.push('/');
+    }
+    out
 }
 
 impl fmt::Display for PathMatch {

@@ -429,7 +429,7 @@ impl StaticFiles {
             // A 301 is cached as long as a cache likes unless told otherwise, and the
             // directory may become a file: the same policy as the content.
             return Located::Other(
-                redirect_to_slash(request).with_header("Cache-Control", self.cache_control.clone()),
+                redirect_to_slash(request).with_header("Cache-Control", self.cache_policy(request)),
             );
         }
         match resolve::confine(&self.root, &path.join("index.html"), self.policy) {
@@ -610,11 +610,22 @@ impl StaticFiles {
             response
         };
         range::validated(response, &v)
-            .with_header("Cache-Control", self.cache_control.clone())
+            .with_header("Cache-Control", self.cache_policy(request))
             .with_header("Vary", "Accept")
     }
 
     fn not_found(&self, request: &Request) -> Response {
+        let response = self.not_found_for(request);
+        // With --spa the answer depends on `Accept` (the app for a navigation, 404 for the
+        // rest): caches must keep them apart.
+        if self.spa {
+            response.with_header("Vary", "Accept")
+        } else {
+            response
+        }
+    }
+
+    fn not_found_for(&self, request: &Request) -> Response {
         if self.spa
             && accepts_html(request)
             && let Ok((index, meta)) =
