@@ -19,8 +19,10 @@ const OPERATIONS: &str = "Operations";
 /// Serve a directory over HTTP/1.1: a fixed pool of workers that never wait on the network.
 ///
 /// Every flag can also be set with an environment variable named after it (--max-body:
-/// LIDO_MAX_BODY) or a key of the same name in the --config file; the command line wins over
-/// the environment, which wins over the file.
+/// LIDO_MAX_BODY; switches take true or false; a repeatable flag takes one value there) or a
+/// key of the same name in the --config file; the command line wins over the environment,
+/// which wins over the file. `[::]` listens on IPv6 only: for IPv4 and IPv6 together, pass
+/// both sockets with systemd socket activation.
 #[derive(Debug, Parser)]
 #[command(
     name = "lido",
@@ -109,6 +111,10 @@ pub(crate) struct Serve {
     /// HTML file sent (with status 404) for missing paths.
     #[arg(long = "404", value_name = "FILE", help_heading = FILES)]
     pub(crate) not_found: Option<PathBuf>,
+    /// Add protective headers: X-Frame-Options DENY, a CSP forbidding framing,
+    /// Referrer-Policy strict-origin-when-cross-origin, Cross-Origin-Opener-Policy same-origin.
+    #[arg(long, help_heading = FILES)]
+    pub(crate) security_headers: bool,
     /// Allow cross-origin requests from anywhere (Access-Control-Allow-Origin: *).
     #[arg(long, help_heading = FILES)]
     pub(crate) cors: bool,

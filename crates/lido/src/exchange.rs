@@ -41,7 +41,8 @@ pub struct Exchange<'a> {
     pub reason: Option<&'a str>,
     /// The response status.
     pub status: StatusCode,
-    /// Length of the response body (0 for `HEAD` and bodiless statuses).
+    /// Length of the response body (0 for `HEAD` and bodiless statuses), as made: the hook
+    /// runs when the response starts, so a download the client abandons counts whole.
     pub body_bytes: u64,
     /// When the request was complete and handed to the handler.
     pub received: SystemTime,

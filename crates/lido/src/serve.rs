@@ -38,6 +38,7 @@ fn files(cli: &Serve) -> Result<StaticFiles, Box<dyn Error>> {
         .recheck_files_after(zero_or_seconds("recheck-files", cli.recheck_files)?)
         .spa(cli.spa)
         .cors(cli.cors)
+        .security_headers(cli.security_headers)
         .compression(!cli.no_compress, cli.compress_cache);
     if let Some(page) = &cli.not_found {
         files = files
