@@ -115,6 +115,13 @@ pub(crate) struct Serve {
     /// Referrer-Policy strict-origin-when-cross-origin, Cross-Origin-Opener-Policy same-origin.
     #[arg(long, help_heading = FILES)]
     pub(crate) security_headers: bool,
+    /// Ask for a user and password (HTTP Basic) from this htpasswd file: bcrypt
+    /// (htpasswd -B) or argon2 hashes only [default: no authentication].
+    #[arg(long, value_name = "FILE", help_heading = FILES)]
+    pub(crate) auth_file: Option<PathBuf>,
+    /// The realm the browser names in its password prompt.
+    #[arg(long, value_name = "REALM", default_value = "lido", help_heading = FILES)]
+    pub(crate) auth_realm: String,
     /// Allow cross-origin requests from anywhere (Access-Control-Allow-Origin: *).
     #[arg(long, help_heading = FILES)]
     pub(crate) cors: bool,

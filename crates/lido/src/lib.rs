@@ -84,6 +84,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod auth;
 mod config;
 mod conn;
 mod engine;
@@ -97,6 +98,7 @@ mod server;
 mod stats;
 mod transport;
 
+pub use auth::{AuthFileError, BasicAuth, FREE_FAILURES, MAX_BLOCK, Protected};
 pub use config::{
     DEFAULT_BODY_DEADLINE, DEFAULT_BODY_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEAD_TIMEOUT,
     DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_LINGER_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_MAX_BODY_MEMORY,

@@ -132,7 +132,27 @@ pub(crate) fn run(cli: Serve, activated: Activated) -> Result<(), Box<dyn Error>
         builder = builder.on_response(hook);
         (Some(logger), Some(reopen))
     };
-    let server = builder.bind(files(&cli)?).map_err(bind_error)?;
+    let files = files(&cli)?;
+    let server = match &cli.auth_file {
+        Some(path) => {
+            let auth = lido::BasicAuth::from_htpasswd(path)
+                .map_err(|e| format!("--auth-file: {e}"))?
+                .realm(&cli.auth_realm);
+            if !cli.listen.starts_with("127.")
+                && !cli.listen.starts_with("[::1]")
+                && !cli.listen.starts_with("localhost")
+            {
+                tracing::warn!(
+                    listen = %cli.listen,
+                    "passwords cross the network in clear text: lido speaks plain HTTP; put \
+                     it behind a TLS proxy, or listen on loopback only"
+                );
+            }
+            builder.bind(auth.protect(files))
+        }
+        None => builder.bind(files),
+    }
+    .map_err(bind_error)?;
 
     let lifecycle = Arc::new(Lifecycle::default());
     let admin = match (&cli.admin, activated.admin) {

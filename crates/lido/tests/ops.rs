@@ -595,3 +595,29 @@ fn an_admin_socket_alone_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("none for the site"));
 }
+
+#[test]
+fn auth_file_from_the_command_line() {
+    let root = temp_dir("auth");
+    let hash = bcrypt::hash("pw", 4).expect("hash");
+    let users = root.join("users");
+    std::fs::write(&users, format!("ada:{hash}\n")).expect("write");
+    let mut command = lido();
+    command
+        .arg(&root)
+        .args(["--listen", "127.0.0.1:0", "--quiet", "--auth-realm", "team"])
+        .arg("--auth-file")
+        .arg(&users);
+    let server = Running::start(command);
+    let (status, head, _) = get(&server.addr("lido: serving"), "/").expect("GET");
+    assert_eq!(status, 401);
+    assert!(head.contains("realm=\"team\""), "{head}");
+    // A plain-text password file: one line, naming the line, and no server.
+    let plain = root.join("plain");
+    std::fs::write(&plain, "ada:pw\n").expect("write");
+    let out = run(lido().arg(&root).arg("--auth-file").arg(&plain));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(":1: user ada: only bcrypt"), "{stderr}");
+}
