@@ -2,44 +2,15 @@
 //! `shutdown_now`, and thread hooks. Every wait is bounded.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use lido_pool::{ExecuteTimeoutError, JoinError, ThreadPool};
 
-const DEADLINE: Duration = Duration::from_secs(20);
+mod common;
 
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::yield_now();
-    }
-}
-
-/// A gate jobs wait on until the test opens it (or the deadline passes).
-#[derive(Clone, Default)]
-struct Gate(Arc<(Mutex<bool>, Condvar)>);
-
-impl Gate {
-    fn wait(&self) {
-        let (lock, cv) = &*self.0;
-        let deadline = Instant::now() + DEADLINE;
-        let mut open = lock.lock().unwrap();
-        while !*open {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "gate never opened");
-            open = cv.wait_timeout(open, left).unwrap().0;
-        }
-    }
-
-    fn open(&self) {
-        let (lock, cv) = &*self.0;
-        *lock.lock().unwrap() = true;
-        cv.notify_all();
-    }
-}
+use common::{DEADLINE, Gate, wait_until};
 
 #[test]
 fn spawn_returns_values_and_panics() {

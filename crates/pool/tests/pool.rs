@@ -1,47 +1,17 @@
 //! Integration tests for lido-pool. Every wait is bounded by a deadline; nothing sleeps to
 //! "wait for" an event.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use lido_pool::{ExecuteError, ThreadPool, TryExecuteError};
 
-const DEADLINE: Duration = Duration::from_secs(20);
+mod common;
 
-/// Polls `cond` until it holds or the deadline passes.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::yield_now();
-    }
-}
-
-/// A gate jobs wait on until the test opens it (or the deadline passes).
-#[derive(Clone, Default)]
-struct Gate(Arc<(Mutex<bool>, Condvar)>);
-
-impl Gate {
-    fn wait(&self) {
-        let (lock, cv) = &*self.0;
-        let deadline = Instant::now() + DEADLINE;
-        let mut open = lock.lock().unwrap();
-        while !*open {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "gate never opened");
-            open = cv.wait_timeout(open, left).unwrap().0;
-        }
-    }
-
-    fn open(&self) {
-        let (lock, cv) = &*self.0;
-        *lock.lock().unwrap() = true;
-        cv.notify_all();
-    }
-}
+use common::{DEADLINE, Gate, wait_until};
 
 /// Occupies every worker of `pool` with a job blocked on the returned gate.
 fn occupy_all(pool: &ThreadPool, threads: usize) -> Gate {
