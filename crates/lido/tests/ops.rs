@@ -121,6 +121,18 @@ fn sigterm_makes_health_fail_first_and_stops_listening_after_the_delay() {
     assert_eq!(server.wait(DEADLINE), Some(0));
 }
 
+/// `text`, written as a config file and printed again with `--print-config`, is the same.
+fn assert_reads_back(dir: &Path, text: &str) {
+    let config = write_config(dir, text);
+    let again = run(lido().arg("--config").arg(&config).arg("--print-config"));
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&again.stdout), text);
+}
+
 fn write_config(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("lido.toml");
     std::fs::write(&path, text).expect("write the config");
@@ -214,14 +226,7 @@ fn print_config_writes_a_file_that_reads_back_the_same() {
     ] {
         assert!(text.contains(line), "no {line:?} in\n{text}");
     }
-    let config = write_config(&dir, &text);
-    let again = run(lido().arg("--config").arg(&config).arg("--print-config"));
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&again.stdout), text);
+    assert_reads_back(&dir, &text);
 }
 
 #[test]
@@ -498,14 +503,7 @@ fn print_config_normalises_numbers_and_leaves_a_default_address_out() {
     assert!(text.contains("head-timeout = 0.5\n"), "{text}");
     assert!(text.contains("max-body = 7\n"), "{text}");
     assert!(text.contains("# listen = \"127.0.0.1:7878\"\n"), "{text}");
-    let config = write_config(&dir, &text);
-    let again = run(lido().arg("--config").arg(&config).arg("--print-config"));
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&again.stdout), text);
+    assert_reads_back(&dir, &text);
 }
 
 #[test]
