@@ -56,7 +56,7 @@ impl lido::Handler for Admin {
         let no_store = |response: Response| response.with_header("Cache-Control", "no-store");
         match request.path() {
             "/healthz" | "/readyz" => {
-                if self.snapshot().draining {
+                if self.lifecycle.stopping() || self.stats.is_draining() {
                     no_store(Response::text(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "draining\n",

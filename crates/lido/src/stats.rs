@@ -301,6 +301,24 @@ impl Stats {
         }
     }
 
+    /// Whether a graceful shutdown began (what [`StatsSnapshot::draining`] says, without
+    /// summing every counter: cheap enough for a health check polled many times a second).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Request, Response, StatusCode};
+    ///
+    /// let server = lido::Server::builder()
+    ///     .listen("127.0.0.1:0")
+    ///     .bind(|_: &Request| Response::new(StatusCode::OK))?;
+    /// assert!(!server.stats().is_draining());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_draining(&self) -> bool {
+        self.recorder.draining.load(Ordering::Relaxed)
+    }
+
     /// Sums every thread's counters now.
     ///
     /// # Examples
@@ -362,7 +380,7 @@ impl Stats {
             accept_errors: sum(shards.iter().map(|s| &s.accept_errors)),
             body_memory: u64::try_from(self.body_budget.used()).unwrap_or(u64::MAX),
             pool: self.pool.stats(),
-            draining: self.recorder.draining.load(Ordering::Relaxed),
+            draining: self.is_draining(),
             uptime: self.started.elapsed(),
         }
     }
