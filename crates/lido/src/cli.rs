@@ -11,6 +11,8 @@ use crate::access_log;
 
 const SERVING: &str = "Serving";
 const FILES: &str = "Files";
+#[cfg(feature = "tls")]
+const HTTPS: &str = "HTTPS";
 const LIMITS: &str = "Limits";
 const TIMEOUTS: &str = "Timeouts";
 const LOGGING: &str = "Logging";
@@ -112,7 +114,8 @@ pub(crate) struct Serve {
     #[arg(long = "404", value_name = "FILE", help_heading = FILES)]
     pub(crate) not_found: Option<PathBuf>,
     /// Add protective headers: X-Frame-Options DENY, a CSP forbidding framing,
-    /// Referrer-Policy strict-origin-when-cross-origin, Cross-Origin-Opener-Policy same-origin.
+    /// Referrer-Policy strict-origin-when-cross-origin, Cross-Origin-Opener-Policy same-origin,
+    /// and over HTTPS Strict-Transport-Security (max-age 1 year unless --hsts says).
     #[arg(long, help_heading = FILES)]
     pub(crate) security_headers: bool,
     /// Ask for a user and password (HTTP Basic) from this htpasswd file: bcrypt
@@ -132,6 +135,26 @@ pub(crate) struct Serve {
     /// Extra response header, as 'Name: value' (repeatable).
     #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header, help_heading = FILES)]
     pub(crate) headers: Vec<(String, String)>,
+
+    /// Serve HTTPS with the certificate chain in this PEM file (leaf first) [default: plain
+    /// HTTP]; SIGHUP reloads it and the key.
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "FILE", requires = "tls_key", help_heading = HTTPS)]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert, in a PEM file (RSA, ECDSA or Ed25519).
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = HTTPS)]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// Also listen on ADDR with plain HTTP, answering every request with a 308 redirect to
+    /// the https:// URL (for port 80) [default: off].
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "ADDR", requires = "tls_cert", help_heading = HTTPS)]
+    pub(crate) redirect_http: Option<String>,
+    /// Send Strict-Transport-Security with max-age SECS (browsers then use only HTTPS for
+    /// the site) [default: off; 1 year (31536000) with --security-headers].
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "SECS", requires = "tls_cert", help_heading = HTTPS)]
+    pub(crate) hsts: Option<u64>,
 
     /// Connections open at once; at the limit idle and half-sent ones make room for new ones.
     #[arg(long, value_name = "N", default_value_t = lido::DEFAULT_MAX_CONNECTIONS, help_heading = LIMITS)]

@@ -96,6 +96,8 @@ pub mod http;
 mod sendfile;
 mod server;
 mod stats;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 
 pub use auth::{AuthFileError, BasicAuth, FREE_FAILURES, MAX_BLOCK, Protected};
@@ -119,6 +121,9 @@ pub use stats::{
     ConnectionCounts, DURATION_BUCKETS, DurationHistogram, RequestCount, Stats, StatsSnapshot,
     TimeoutKind, UNKNOWN_METHOD,
 };
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use tls::{TlsConfig, TlsError};
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

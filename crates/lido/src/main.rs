@@ -5,6 +5,8 @@ mod access_log;
 mod admin;
 mod cli;
 mod config_file;
+#[cfg(feature = "tls")]
+mod https;
 mod metrics;
 mod proxy;
 mod serve;

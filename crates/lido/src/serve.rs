@@ -45,6 +45,10 @@ fn files(cli: &Serve) -> Result<StaticFiles, Box<dyn Error>> {
             .not_found_page(page)
             .map_err(|e| format!("cannot use --404 {}: {e}", page.display()))?;
     }
+    #[cfg(feature = "tls")]
+    if let Some(hsts) = crate::https::hsts(cli) {
+        files = files.header("Strict-Transport-Security", hsts);
+    }
     for (name, value) in &cli.headers {
         files = files.header(name.clone(), value.clone());
     }
@@ -133,19 +137,31 @@ pub(crate) fn run(cli: Serve, activated: Activated) -> Result<(), Box<dyn Error>
         (Some(logger), Some(reopen))
     };
     let files = files(&cli)?;
+    #[cfg(feature = "tls")]
+    let tls = crate::https::config(&cli)?;
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &tls {
+        builder = builder.tls(tls.clone());
+    }
+    #[cfg(feature = "tls")]
+    let secure = tls.is_some();
+    #[cfg(not(feature = "tls"))]
+    let secure = false;
+    let scheme = if secure { "https" } else { "http" };
     let server = match &cli.auth_file {
         Some(path) => {
             let auth = lido::BasicAuth::from_htpasswd(path)
                 .map_err(|e| format!("--auth-file: {e}"))?
                 .realm(&cli.auth_realm);
-            if !cli.listen.starts_with("127.")
+            if !secure
+                && !cli.listen.starts_with("127.")
                 && !cli.listen.starts_with("[::1]")
                 && !cli.listen.starts_with("localhost")
             {
                 tracing::warn!(
                     listen = %cli.listen,
-                    "passwords cross the network in clear text: lido speaks plain HTTP; put \
-                     it behind a TLS proxy, or listen on loopback only"
+                    "passwords cross the network in clear text: serve HTTPS (--tls-cert), put \
+                     lido behind a TLS proxy, or listen on loopback only"
                 );
             }
             builder.bind(auth.protect(files))
@@ -178,7 +194,26 @@ pub(crate) fn run(cli: Serve, activated: Activated) -> Result<(), Box<dyn Error>
         }
     };
 
+    #[cfg(feature = "tls")]
+    let redirect = match &cli.redirect_http {
+        Some(addr) => {
+            let port = server.local_addrs().first().map_or(443, |a| a.port());
+            let redirect = Server::builder()
+                .engine(engine)
+                .threads(2)
+                .listen(addr.clone())
+                .bind(crate::https::RedirectHttps { port })
+                .map_err(|e| format!("--redirect-http: {}", bind_error(e)))?;
+            Some(redirect)
+        }
+        None => None,
+    };
+    #[cfg(not(feature = "tls"))]
+    let redirect: Option<Server> = None;
+
     let handle = server.shutdown_handle();
+    #[cfg(feature = "tls")]
+    let reload_tls = tls.clone();
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGUSR1, SIGHUP])?;
     let stop_lifecycle = Arc::clone(&lifecycle);
     std::thread::Builder::new()
@@ -192,6 +227,20 @@ pub(crate) fn run(cli: Serve, activated: Activated) -> Result<(), Box<dyn Error>
                     tracing::info!(signal, "signal received; reopening the access log");
                     if let Some(reopen) = &reopen {
                         reopen.reopen();
+                    }
+                    // SIGHUP also reloads the certificate: new handshakes get the new one,
+                    // open connections keep theirs; a bad pair leaves the old one in use.
+                    #[cfg(feature = "tls")]
+                    if signal == SIGHUP
+                        && let Some(tls) = &reload_tls
+                    {
+                        match tls.reload() {
+                            Ok(()) => tracing::info!("reloaded the TLS certificate and key"),
+                            Err(e) => tracing::error!(
+                                error = %e,
+                                "cannot reload the TLS certificate; keeping the one in use"
+                            ),
+                        }
                     }
                     continue;
                 }
@@ -227,13 +276,26 @@ pub(crate) fn run(cli: Serve, activated: Activated) -> Result<(), Box<dyn Error>
     if let Some(first) = addrs.next() {
         let _ = writeln!(
             stdout,
-            "lido: serving {} on http://{first}",
+            "lido: serving {} on {scheme}://{first}",
             cli.root.display()
         );
     }
     for addr in addrs {
-        let _ = writeln!(stdout, "lido: also on http://{addr}");
+        let _ = writeln!(stdout, "lido: also on {scheme}://{addr}");
     }
+    let redirect_thread = match redirect {
+        Some(redirect) => {
+            for addr in redirect.local_addrs() {
+                let _ = writeln!(stdout, "lido: redirecting http://{addr} to https");
+            }
+            let redirect_handle = redirect.shutdown_handle();
+            let thread = std::thread::Builder::new()
+                .name("lido-redirect".into())
+                .spawn(move || redirect.run())?;
+            Some((redirect_handle, thread))
+        }
+        None => None,
+    };
     let admin_thread = match admin {
         Some(admin) => {
             for addr in admin.local_addrs() {
@@ -257,12 +319,14 @@ pub(crate) fn run(cli: Serve, activated: Activated) -> Result<(), Box<dyn Error>
     let _ = stdout.flush();
     crate::systemd::ready();
     let result = server.run();
-    if let Some((admin_handle, thread)) = admin_thread {
-        admin_handle.shutdown();
-        match thread.join() {
-            Ok(Err(e)) => tracing::warn!(error = %e, "the admin server failed"),
-            Err(_) => tracing::warn!("the admin server panicked"),
-            Ok(Ok(())) => {}
+    for (name, side) in [("admin", admin_thread), ("redirect", redirect_thread)] {
+        if let Some((side_handle, thread)) = side {
+            side_handle.shutdown();
+            match thread.join() {
+                Ok(Err(e)) => tracing::warn!(error = %e, "the {name} server failed"),
+                Err(_) => tracing::warn!("the {name} server panicked"),
+                Ok(Ok(())) => {}
+            }
         }
     }
     // `run` consumed the server and its hook: the logger drains and stops.

@@ -24,6 +24,159 @@ pub(crate) trait Transport: Read + Write {
 
     /// Shuts the write side down (sends FIN) so that the peer sees the end of the response.
     fn shutdown_write(&mut self) -> io::Result<()>;
+
+    /// Bytes taken by `write` wait for the socket to be writable (a TLS record, a handshake
+    /// flight): the connection must wait for writability, not for the client, until
+    /// [`flush`](Write::flush) succeeds. A plain socket holds nothing back.
+    fn wants_write(&self) -> bool {
+        false
+    }
+
+    /// Input already taken from the socket waits to be read (decrypted TLS records): a wait
+    /// for readability would not see it.
+    fn buffered_input(&self) -> bool {
+        false
+    }
+}
+
+/// A connection's byte stream: the socket itself, or TLS over it.
+#[derive(Debug)]
+pub(crate) enum Stream<T: Transport> {
+    Plain(T),
+    #[cfg(feature = "tls")]
+    Tls(Box<crate::tls::TlsStream<T>>),
+}
+
+impl<T: Transport> Stream<T> {
+    /// The socket under the stream (to register it with a poller).
+    pub(crate) fn socket(&self) -> &T {
+        match self {
+            Stream::Plain(io) => io,
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.get_ref(),
+        }
+    }
+
+    /// The socket under the stream.
+    pub(crate) fn socket_mut(&mut self) -> &mut T {
+        match self {
+            Stream::Plain(io) => io,
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.get_mut(),
+        }
+    }
+}
+
+impl<T: Transport> Read for Stream<T> {
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(io) => io.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl<T: Transport> Write for Stream<T> {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(io) => io.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(io) => io.flush(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
+impl<T: Transport> Transport for Stream<T> {
+    #[inline]
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        match self {
+            Stream::Plain(io) => io.send_file(file, offset, len),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.send_file(file, offset, len),
+        }
+    }
+
+    #[inline]
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(io) => io.write_more(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.write_more(buf),
+        }
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(io) => io.shutdown_write(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.shutdown_write(),
+        }
+    }
+
+    #[inline]
+    fn wants_write(&self) -> bool {
+        match self {
+            Stream::Plain(io) => io.wants_write(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.wants_write(),
+        }
+    }
+
+    #[inline]
+    fn buffered_input(&self) -> bool {
+        match self {
+            Stream::Plain(io) => io.buffered_input(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.buffered_input(),
+        }
+    }
+}
+
+#[cfg(unix)]
+impl<T> std::os::fd::AsFd for Stream<T>
+where
+    T: Transport + std::os::fd::AsFd,
+{
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.socket().as_fd()
+    }
+}
+
+/// How a server wraps each accepted socket.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Wrap {
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsConfig>,
+}
+
+impl Wrap {
+    /// The stream for an accepted socket; `None` if a TLS session could not be made (logged).
+    pub(crate) fn stream<T: Transport>(&self, io: T) -> Option<Stream<T>> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return match tls.accept() {
+                Ok(session) => Some(Stream::Tls(Box::new(crate::tls::TlsStream::new(
+                    io, session,
+                )))),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start a TLS session");
+                    None
+                }
+            };
+        }
+        Some(Stream::Plain(io))
+    }
 }
 
 /// `send(MSG_MORE)`: the kernel coalesces this with the next write or `sendfile` instead of

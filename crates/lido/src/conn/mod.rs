@@ -131,6 +131,8 @@ pub(crate) struct Ctx {
     pub(crate) rearm_reports_ready: bool,
     /// The server's counters.
     pub(crate) stats: std::sync::Arc<crate::stats::Recorder>,
+    /// What each accepted socket is wrapped in (TLS or nothing).
+    pub(crate) wrap: crate::transport::Wrap,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -480,6 +482,11 @@ impl<S: Transport> Conn<S> {
                     if outcome == Outcome::Close {
                         self.state = State::Closed;
                     }
+                    if outcome == Outcome::Read && self.stream.wants_write() {
+                        // A TLS handshake flight (or record) the socket did not take yet: the
+                        // client waits for it, so wait for writability, then read again.
+                        return Outcome::Write;
+                    }
                     return outcome;
                 }
             }
@@ -510,12 +517,16 @@ enum Wait {
     Closed,
 }
 
-/// Client disconnects are normal closes, not errors.
+/// Client disconnects are normal closes, not errors; nor is a client's bad TLS.
 fn log_io(err: &io::Error) {
     match err.kind() {
-        ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
+        ErrorKind::BrokenPipe
+        | ErrorKind::ConnectionReset
+        | ErrorKind::ConnectionAborted
+        | ErrorKind::UnexpectedEof => {
             tracing::debug!(error = %err, "client went away");
         }
+        ErrorKind::InvalidData => tracing::debug!(error = %err, "bad input from the client"),
         _ => tracing::warn!(error = %err, "connection error"),
     }
 }

@@ -315,6 +315,19 @@ impl<S: Transport> Conn<S> {
                 return Step::Continue;
             }
         }
+        // Bytes a transport took but holds back (TLS records) go out before the response
+        // counts as sent.
+        loop {
+            match self.stream.flush() {
+                Ok(()) => break,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Step::Park(Outcome::Write),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log_io(&e);
+                    return Step::Park(Outcome::Close);
+                }
+            }
+        }
         self.out.clear();
         self.out_pos = 0;
         self.release_buffers();
@@ -350,7 +363,10 @@ impl<S: Transport> Conn<S> {
                     Step::Park(Outcome::Work)
                 } else if ctx.draining() && self.input.is_empty() {
                     Step::Park(Outcome::Close)
-                } else if ctx.rearm_reports_ready && self.input.is_empty() {
+                } else if ctx.rearm_reports_ready
+                    && self.input.is_empty()
+                    && !self.stream.buffered_input()
+                {
                     // Nothing buffered: wait for the next request without a read that would
                     // almost always find nothing. The poller reports data that is already
                     // there when the connection is re-armed, so nothing is missed.

@@ -17,7 +17,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use crate::conn::{Conn, Ctx, Outcome};
-use crate::transport::Transport;
+use crate::transport::{Stream, Transport};
 
 const WAKER: Token = Token(0);
 /// Listener `i` has token `1 + i`.
@@ -53,7 +53,7 @@ thread_local! {
 struct Returned {
     index: usize,
     /// `None` if the job unwound before it could hand the connection back.
-    conn: Option<Box<Conn<TcpStream>>>,
+    conn: Option<Box<Conn<Stream<TcpStream>>>>,
     outcome: Outcome,
 }
 
@@ -81,7 +81,7 @@ impl Handback {
 struct ReturnGuard {
     index: usize,
     handback: Arc<Handback>,
-    conn: Option<Box<Conn<TcpStream>>>,
+    conn: Option<Box<Conn<Stream<TcpStream>>>>,
     outcome: Outcome,
 }
 
@@ -104,7 +104,7 @@ impl Drop for ReturnGuard {
 enum Entry {
     /// Owned here, waiting for readiness in one direction, until `deadline`.
     Parked {
-        conn: Box<Conn<TcpStream>>,
+        conn: Box<Conn<Stream<TcpStream>>>,
         want: Outcome,
         deadline: Instant,
     },
@@ -339,17 +339,21 @@ impl Reactor {
             .map(|(_, index)| index)
     }
 
-    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
         self.ctx.stats.connection();
         if !self.peers.admit(Some(peer)) {
             tracing::debug!(%peer, "too many connections from one address");
             return;
         }
         let _ = stream.set_nodelay(true);
+        let Some(mut stream) = self.ctx.wrap.stream(stream) else {
+            self.peers.release(Some(peer));
+            return;
+        };
         let entry = self.conns.vacant_entry();
         let token = Token(entry.key() + FIRST_CONN);
         if let Err(e) = self.poll.registry().register(
-            &mut stream,
+            stream.socket_mut(),
             token,
             Interest::READABLE | Interest::WRITABLE,
         ) {
@@ -523,7 +527,7 @@ impl Reactor {
         }
     }
 
-    fn close(&mut self, index: usize, conn: Option<Box<Conn<TcpStream>>>) {
+    fn close(&mut self, index: usize, conn: Option<Box<Conn<Stream<TcpStream>>>>) {
         // The entry, if still there, is what the per-address count knows of.
         let conn = match self.conns.try_remove(index) {
             Some(Entry::Parked { conn, .. }) => {
@@ -537,7 +541,10 @@ impl Reactor {
             None => conn,
         };
         if let Some(mut conn) = conn {
-            let _ = self.poll.registry().deregister(conn.stream_mut());
+            let _ = self
+                .poll
+                .registry()
+                .deregister(conn.stream_mut().socket_mut());
         }
         if self.accepting == Accepting::Full {
             self.accepting = Accepting::Open;
@@ -573,7 +580,10 @@ impl Reactor {
                 tracing::debug!("connection timed out");
                 conn.on_timeout(&self.ctx);
                 self.peers.release(conn.peer());
-                let _ = self.poll.registry().deregister(conn.stream_mut());
+                let _ = self
+                    .poll
+                    .registry()
+                    .deregister(conn.stream_mut().socket_mut());
             }
         }
         if let Accepting::BackOff(until) = self.accepting

@@ -18,6 +18,8 @@ use lido::{Handler, Server, ServerBuilder, ServerError, ShutdownHandle};
 #[cfg(feature = "cli")]
 pub(crate) mod binary;
 pub(crate) mod handover;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 
 /// Read and write timeout of every client socket.
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -340,7 +342,7 @@ pub(crate) enum BodyMode {
 /// Reads exactly one response: the head byte by byte up to its empty line, then
 /// `Content-Length` bytes, so nothing of a following pipelined response is consumed.
 pub(crate) fn try_read_response(
-    stream: &mut TcpStream,
+    stream: &mut impl Read,
     mode: BodyMode,
 ) -> Result<HttpReply, ReadError> {
     let mut head = Vec::new();
@@ -448,7 +450,7 @@ pub(crate) fn try_read_response(
 }
 
 /// Reads exactly one response (see [`try_read_response`]); panics if there is none.
-pub(crate) fn read_response(stream: &mut TcpStream) -> HttpReply {
+pub(crate) fn read_response(stream: &mut impl Read) -> HttpReply {
     try_read_response(stream, BodyMode::Framed)
         .unwrap_or_else(|e| panic!("no complete response: {}", describe(&e)))
 }

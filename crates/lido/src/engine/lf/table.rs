@@ -7,6 +7,8 @@
 //! watch thread's sweeps, which only `try_lock`.
 
 use std::net::TcpStream;
+
+use crate::transport::Stream;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
@@ -38,7 +40,7 @@ pub(crate) const FIRST_SPECIAL: Token = u64::MAX - 128;
 #[derive(Debug)]
 pub(crate) struct Slot {
     generation: u32,
-    pub(crate) conn: Option<Box<Conn<TcpStream>>>,
+    pub(crate) conn: Option<Box<Conn<Stream<TcpStream>>>>,
     /// Registered with the poller (the first arm is an add, later ones re-arm).
     pub(crate) registered: bool,
     /// What the connection waits for while parked.
@@ -156,7 +158,7 @@ impl Table {
     /// Stores `conn` in a free slot (its place reserved with [`Table::reserve`]) and returns
     /// it locked. `None` if its address is at the per-address limit: the reservation is given
     /// back, and dropping `conn` closes it.
-    pub(crate) fn insert(&self, conn: Box<Conn<TcpStream>>) -> Option<Held<'_>> {
+    pub(crate) fn insert(&self, conn: Box<Conn<Stream<TcpStream>>>) -> Option<Held<'_>> {
         if !self.peers.admit(conn.peer()) {
             self.unreserve();
             tracing::debug!(peer = ?conn.peer(), "too many connections from one address");
@@ -279,7 +281,7 @@ impl Table {
     /// Takes the connection out and frees the slot (its generation moves on, so events still
     /// in flight for it are dropped). Dropping the returned connection closes its socket, which
     /// also removes it from the epoll set.
-    pub(crate) fn remove(&self, held: &mut Held<'_>) -> Option<Box<Conn<TcpStream>>> {
+    pub(crate) fn remove(&self, held: &mut Held<'_>) -> Option<Box<Conn<Stream<TcpStream>>>> {
         let conn = held.slot.conn.take()?;
         held.slot.generation = held.slot.generation.wrapping_add(1);
         self.slots[held.index]
@@ -323,7 +325,8 @@ mod tests {
                         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
                         let stream =
                             std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-                        let conn = Box::new(Conn::new(stream, Some(peer), Instant::now()));
+                        let conn =
+                            Box::new(Conn::new(Stream::Plain(stream), Some(peer), Instant::now()));
                         if let Some(mut held) = table.insert(conn) {
                             inserted += 1;
                             assert!(table.remove(&mut held).is_some());

@@ -352,6 +352,9 @@ fn park_new(shared: &Shared, which: usize, now: Instant) -> usize {
     let accepted = accept_batch(shared, which, SHED_ACCEPT_BATCH);
     let count = accepted.len();
     for (stream, peer) in accepted {
+        let Some(stream) = shared.ctx.wrap.stream(stream) else {
+            continue;
+        };
         let conn = Box::new(Conn::new(stream, peer, now));
         if let Some(mut held) = shared.table.insert(conn) {
             settle(shared, &mut held, Outcome::Read);

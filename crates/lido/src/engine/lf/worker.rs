@@ -183,6 +183,9 @@ fn accept(shared: &Shared, which: usize) {
     // TCP_NODELAY comes from the listener (see `server::listen`).
     // A panic in the turn poisons the slot; the next sweep closes it (`Table::try_get`).
     for (stream, peer) in accept_batch(shared, which, ACCEPT_PER_TURN) {
+        let Some(stream) = shared.ctx.wrap.stream(stream) else {
+            continue;
+        };
         if let Some(mut held) = shared.table.insert(Box::new(Conn::new(stream, peer, now)))
             && let Some(conn) = held.slot.conn.as_mut()
         {

@@ -1,0 +1,2 @@
+//! HTTPS through the binary (filled in below).
+fn main() {}
