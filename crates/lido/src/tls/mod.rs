@@ -274,4 +274,3 @@ fn pem_reason(err: rustls::pki_types::pem::Error) -> String {
         other => format!("not valid PEM ({other})"),
     }
 }
-

@@ -73,14 +73,14 @@ impl Running {
         running
     }
 
-    /// The address after `http://` on the banner line starting with `prefix`.
+    /// The address after `http://` (or `https://`) on the banner line starting with `prefix`.
     pub(crate) fn addr(&self, prefix: &str) -> String {
         let line = self
             .lines
             .iter()
             .find(|l| l.starts_with(prefix))
             .unwrap_or_else(|| panic!("no {prefix:?} line in {:?}", self.lines));
-        let rest = line.rsplit("http://").next().expect("an address");
+        let rest = line.rsplit("://").next().expect("an address");
         rest.split_whitespace()
             .next()
             .expect("an address")
