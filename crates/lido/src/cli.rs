@@ -94,6 +94,10 @@ pub(crate) struct Serve {
     /// Answer 403 for directories without index.html instead of listing them.
     #[arg(long, help_heading = FILES)]
     pub(crate) no_listing: bool,
+    /// Do not offer listed directories as one download (DIR/?format=tar, and tar.gz unless
+    /// --no-compress), made while it is sent.
+    #[arg(long, help_heading = FILES)]
+    pub(crate) no_archive: bool,
     /// Seconds a cached file is served before its path is checked again (0: no file cache).
     #[arg(long, value_name = "SECS", default_value_t = lido::DEFAULT_FILE_RECHECK.as_secs_f64(), help_heading = FILES)]
     pub(crate) recheck_files: f64,

@@ -34,6 +34,7 @@ fn files(cli: &Serve) -> Result<StaticFiles, Box<dyn Error>> {
         .show_hidden(cli.hidden)
         .follow_symlinks(cli.follow_symlinks)
         .listing(!cli.no_listing)
+        .archives(!cli.no_archive)
         .cache_control(cli.cache_control.clone())
         .recheck_files_after(zero_or_seconds("recheck-files", cli.recheck_files)?)
         .spa(cli.spa)

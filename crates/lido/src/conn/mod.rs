@@ -165,6 +165,9 @@ pub(crate) struct Conn<S> {
     file: Option<FileBody>,
     /// What follows `out` and `file` (the rest of a [`Body::Parts`](crate::http::Body)).
     rest: std::collections::VecDeque<crate::http::BodyPart>,
+    /// A [`Body::Stream`](crate::http::Body) being sent, and whether in chunks.
+    streaming: Option<crate::http::StreamBody>,
+    chunked: bool,
     after: After,
     /// Requests answered on this connection.
     served: u32,
@@ -198,6 +201,8 @@ impl<S: Transport> Conn<S> {
             out_pos: 0,
             file: None,
             rest: std::collections::VecDeque::new(),
+            streaming: None,
+            chunked: false,
             after: After::KeepAlive,
             served: 0,
             answered_at: None,
@@ -437,6 +442,7 @@ impl<S: Transport> Conn<S> {
         self.out_pos = 0;
         self.file = None;
         self.rest.clear();
+        self.streaming = None;
         self.push_response(
             error_response(StatusCode::SERVICE_UNAVAILABLE, Some("the server is busy")),
             Version::Http11,

@@ -18,6 +18,10 @@ use crate::transport::Transport;
 /// File bodies up to this size are copied into the response buffer: one write instead of a
 /// write and a `sendfile`.
 const INLINE_FILE_MAX: u64 = 16 * 1024;
+/// Bytes of a streamed body read per write.
+const STREAM_CHUNK: usize = 32 * 1024;
+/// Room before a chunk for its size line (`8000\r\n`; at most 16 hex digits and CRLF).
+const CHUNK_HEAD: usize = 18;
 
 impl<S: Transport> Conn<S> {
     pub(super) fn run_ready(&mut self, ctx: &Ctx) -> Step {
@@ -162,8 +166,10 @@ impl<S: Transport> Conn<S> {
                 handler_time: started.elapsed(),
             });
         }
-        // A drain that began while the handler ran still closes this connection.
-        if response.closes_connection() || ctx.draining() {
+        // A drain that began while the handler ran still closes this connection; so does a
+        // stream to an HTTP/1.0 client, which only the close can end.
+        let close_delimited = response.body().is_stream() && version == Version::Http10;
+        if response.closes_connection() || ctx.draining() || (close_delimited && !bodiless) {
             keep_alive = false;
         }
         self.push_response(response, version, keep_alive, method == Method::Head);
@@ -200,6 +206,10 @@ impl<S: Transport> Conn<S> {
             Body::Parts(parts) => {
                 self.rest.extend(parts);
                 self.next_part();
+            }
+            Body::Stream(stream) => {
+                self.streaming = Some(stream);
+                self.chunked = version != Version::Http10;
             }
             Body::File { file, offset, len } => {
                 let mut body = FileBody {
@@ -315,6 +325,16 @@ impl<S: Transport> Conn<S> {
                 return Step::Continue;
             }
         }
+        if self.streaming.is_some() {
+            // The next piece of a streamed body (`out` is empty now), or its end.
+            return match self.refill() {
+                Ok(()) => Step::Continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a streamed body failed; cutting the response");
+                    Step::Park(Outcome::Close)
+                }
+            };
+        }
         // Bytes a transport took but holds back (TLS records) go out before the response
         // counts as sent.
         loop {
@@ -376,6 +396,41 @@ impl<S: Transport> Conn<S> {
                 }
             }
         }
+    }
+
+    /// Reads the next piece of the streamed body into `out` (framed as a chunk when
+    /// chunked); at its end, the last chunk, and the stream is done.
+    fn refill(&mut self) -> std::io::Result<()> {
+        let Some(stream) = &mut self.streaming else {
+            return Ok(());
+        };
+        self.out.clear();
+        self.out_pos = 0;
+        // Room for the chunk's size line, filled in once the size is known.
+        let start = if self.chunked { CHUNK_HEAD } else { 0 };
+        self.out.resize(start + STREAM_CHUNK, 0);
+        let n = loop {
+            match stream.reader().read(&mut self.out[start..]) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                other => break other?,
+            }
+        };
+        self.out.truncate(start + n);
+        if n == 0 {
+            self.streaming = None;
+            self.out.clear();
+            if self.chunked {
+                self.out.extend_from_slice(b"0\r\n\r\n");
+            }
+            return Ok(());
+        }
+        if self.chunked {
+            let head = format!("{n:x}\r\n");
+            self.out_pos = start - head.len();
+            self.out[self.out_pos..start].copy_from_slice(head.as_bytes());
+            self.out.extend_from_slice(b"\r\n");
+        }
+        Ok(())
     }
 
     /// Whether the client has sent nothing more (one non-blocking read finds no data); data

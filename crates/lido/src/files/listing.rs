@@ -245,7 +245,14 @@ fn display_path(segments: &[Vec<u8>]) -> String {
 /// at the root, then one row per entry with link, size and modification time (UTC).
 ///
 /// Serve it with `Content-Type: text/html; charset=utf-8` and [`HTML_CSP`].
+#[cfg(test)]
 pub(crate) fn html(url_path: &str, entries: &[Entry]) -> String {
+    html_page(url_path, entries, &[])
+}
+
+/// The HTML listing, with links to download the directory in each of `downloads` (archive
+/// extensions: `tar`, `tar.gz`).
+pub(crate) fn html_page(url_path: &str, entries: &[Entry], downloads: &[&str]) -> String {
     let segments = segments(url_path);
     let title = display_path(&segments);
     let mut out = String::with_capacity(4096 + entries.len() * 320);
@@ -276,8 +283,16 @@ pub(crate) fn html(url_path: &str, entries: &[Entry]) -> String {
         push_escaped(&mut out, &String::from_utf8_lossy(segment));
         out.push_str("/</a>");
     }
+    out.push_str("</nav></h1>\n");
+    if !downloads.is_empty() {
+        out.push_str("<p class=\"dl\">Download this directory:");
+        for ext in downloads {
+            let _ = write!(out, " <a href=\"?format={ext}\" download>.{ext}</a>");
+        }
+        out.push_str("</p>\n");
+    }
     out.push_str(
-        "</nav></h1>\n</header>\n<main>\n<table>\n<thead><tr><th class=\"n\">Name</th>\
+        "</header>\n<main>\n<table>\n<thead><tr><th class=\"n\">Name</th>\
          <th class=\"s\">Size</th><th class=\"m\">Modified (UTC)</th></tr></thead>\n<tbody>\n",
     );
     if !segments.is_empty() {

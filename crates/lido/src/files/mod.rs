@@ -2,6 +2,7 @@
 //! a directory listing, or the right error; with validators, ranges and precompressed
 //! siblings.
 
+mod archive;
 mod cache;
 mod cache_rules;
 mod compress;
@@ -59,6 +60,7 @@ pub struct StaticFiles {
     root: PathBuf,
     policy: Policy,
     listing: bool,
+    archives: bool,
     cache_control: String,
     /// Compression on the fly and its cache; `None` when off.
     compression: Option<Arc<compress::CompressCache>>,
@@ -110,6 +112,7 @@ impl StaticFiles {
             root,
             policy: Policy::default(),
             listing: true,
+            archives: true,
             cache_control: DEFAULT_CACHE_CONTROL.to_owned(),
             cache_rules: Vec::new(),
             compression: Some(Arc::new(compress::CompressCache::new(
@@ -184,6 +187,24 @@ impl StaticFiles {
     /// ```
     pub fn listing(mut self, yes: bool) -> Self {
         self.listing = yes;
+        self
+    }
+
+    /// Lets a listed directory be downloaded whole, as `DIR/?format=tar` (and
+    /// `?format=tar.gz` while compression is on), with links on the listing: the archive is
+    /// made while it is sent (no temporary file; one file open at a time; memory bounded by
+    /// the tree's depth), following the listing's rules for hidden files and symlinks. By
+    /// default, on; off, such a request gets `404` (and with the listing off, `403` as any
+    /// directory does).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let files = lido::StaticFiles::new(".")?.archives(false);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn archives(mut self, yes: bool) -> Self {
+        self.archives = yes;
         self
     }
 
@@ -598,6 +619,13 @@ impl StaticFiles {
     }
 
     fn list(&self, request: &Request, dir: &Path) -> Response {
+        if let Some(format) = archive::Format::requested(request.query()) {
+            if !self.archive_formats().contains(&format) {
+                return plain(StatusCode::NOT_FOUND, "archives are off\n");
+            }
+            let response = archive::respond(request, &self.root, dir, self.policy, format);
+            return self.decorate(response);
+        }
         let entries = match listing::read_dir(dir, self.policy.show_hidden) {
             Ok(entries) => entries,
             Err(_) => return plain(StatusCode::FORBIDDEN, "cannot list this directory\n"),
@@ -610,7 +638,8 @@ impl StaticFiles {
         } else {
             (
                 "text/html; charset=utf-8",
-                listing::html(request.path(), &entries).into_bytes(),
+                listing::html_page(request.path(), &entries, &self.archive_extensions())
+                    .into_bytes(),
             )
         };
         // Validators: the listing's own bytes (so any change it shows changes the tag) and the
@@ -669,6 +698,23 @@ impl StaticFiles {
                 .with_body(Body::file(file, 0, meta.len()));
         }
         plain(StatusCode::NOT_FOUND, "not found\n")
+    }
+
+    /// The archives a listed directory can be downloaded as: `.tar` unless archives are off,
+    /// `.tar.gz` too when compression is on.
+    fn archive_formats(&self) -> Vec<archive::Format> {
+        match (self.archives, self.compression.is_some()) {
+            (false, _) => Vec::new(),
+            (true, false) => vec![archive::Format::Tar],
+            (true, true) => vec![archive::Format::Tar, archive::Format::TarGz],
+        }
+    }
+
+    fn archive_extensions(&self) -> Vec<&'static str> {
+        self.archive_formats()
+            .into_iter()
+            .map(archive::Format::extension)
+            .collect()
     }
 
     fn decorate(&self, mut response: Response) -> Response {

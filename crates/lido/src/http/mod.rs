@@ -37,4 +37,4 @@ pub(crate) use parse::{is_percent_encoded_well, parse_decimal};
 pub use request::{Method, Request, Version};
 pub use request_body::BodyReader;
 pub(crate) use request_body::Spooled;
-pub use response::{Body, BodyPart, Response, StatusCode};
+pub use response::{Body, BodyPart, Response, StatusCode, StreamBody};

@@ -270,6 +270,39 @@ pub enum Body {
     /// Several pieces sent one after the other, file regions streamed from the file (a
     /// `multipart/byteranges` answer is built this way and never held in memory whole).
     Parts(Vec<BodyPart>),
+    /// Content of a length not known beforehand, read from a [`Read`](std::io::Read) while it
+    /// is sent: chunked (`Transfer-Encoding: chunked`) to an HTTP/1.1 client, ended by the
+    /// close to an HTTP/1.0 one. The engine reads it on the worker that writes the response,
+    /// a few KiB at a time as the client takes them, so a large body is never held whole.
+    /// A read error cuts the response (the client sees an incomplete body, never a wrong
+    /// one). Made with [`Body::stream`].
+    Stream(StreamBody),
+}
+
+/// The reader of a [`Body::Stream`].
+///
+/// # Examples
+///
+/// ```
+/// use lido::http::{Body, Response, StatusCode};
+///
+/// let body = Body::stream(std::io::Cursor::new(b"made as it is sent".to_vec()));
+/// let response = Response::new(StatusCode::OK).with_body(body);
+/// assert!(response.body().is_stream());
+/// ```
+pub struct StreamBody(Box<dyn std::io::Read + Send>);
+
+impl StreamBody {
+    /// The reader, for the engine.
+    pub(crate) fn reader(&mut self) -> &mut (dyn std::io::Read + Send) {
+        &mut *self.0
+    }
+}
+
+impl std::fmt::Debug for StreamBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StreamBody")
+    }
 }
 
 /// One piece of a [`Body::Parts`].
@@ -325,7 +358,8 @@ impl BodyPart {
 }
 
 impl Body {
-    /// The content length in bytes.
+    /// The content length in bytes; 0 for a [`Body::Stream`], whose length is not known
+    /// beforehand.
     ///
     /// # Examples
     ///
@@ -342,7 +376,37 @@ impl Body {
             Body::Shared(bytes) => bytes.len() as u64,
             Body::File { len, .. } => *len,
             Body::Parts(parts) => parts.iter().map(BodyPart::len).sum(),
+            Body::Stream(_) => 0,
         }
+    }
+
+    /// A body read from `reader` as it is sent (see [`Body::Stream`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Body, Response, StatusCode};
+    ///
+    /// // A large answer made piece by piece, never held in memory whole.
+    /// let lines = std::io::Read::take(std::io::repeat(b'x'), 10 << 20);
+    /// let response = Response::new(StatusCode::OK).with_body(Body::stream(lines));
+    /// ```
+    pub fn stream(reader: impl std::io::Read + Send + 'static) -> Body {
+        Body::Stream(StreamBody(Box::new(reader)))
+    }
+
+    /// Whether the body is a [`Body::Stream`], whose length is not known until it ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::Body;
+    ///
+    /// assert!(Body::stream(std::io::empty()).is_stream());
+    /// assert!(!Body::from("x").is_stream());
+    /// ```
+    pub fn is_stream(&self) -> bool {
+        matches!(self, Body::Stream(_))
     }
 
     /// `len` bytes of `file` from `offset`.
@@ -375,7 +439,7 @@ impl Body {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        !self.is_stream() && self.len() == 0
     }
 }
 
@@ -705,12 +769,13 @@ impl Response {
     /// - `Date: {date}`, unless the handler set a `Date` itself.
     /// - `Content-Length: {body.len()}`, unless the status is `1xx`, `204` or `304`. It is
     ///   the body's length even when the engine will not send the body (`HEAD`), which is
-    ///   the length a `GET` would have.
+    ///   the length a `GET` would have. A [`Body::Stream`] gets `Transfer-Encoding: chunked`
+    ///   instead (HTTP/1.1), or no length and `Connection: close` (HTTP/1.0).
     /// - `Connection: close` when `keep_alive` is false or [`Response::closes_connection`];
     ///   otherwise `Connection: keep-alive` for an `HTTP/1.0` request.
     ///
     /// Handler fields named `Content-Length`, `Connection` or `Transfer-Encoding` are
-    /// replaced by the above (lido never chunks responses), a second handler `Date` is
+    /// replaced by the above (lido chunks only a [`Body::Stream`]), a second handler `Date` is
     /// dropped, and so is any field whose name is not a token or whose value holds a control
     /// character other than HTAB (so CR, LF and NUL cannot inject lines). A `1xx` head gets
     /// only the handler's fields.
@@ -766,12 +831,23 @@ impl Response {
             if !has_date && is_field_value(date) {
                 push_field(out, "Date", date);
             }
-            if !self.status.is_bodiless() {
-                out.extend_from_slice(b"Content-Length: ");
-                push_decimal(out, self.body.len());
-                out.extend_from_slice(b"\r\n");
+            // A stream's length is not known: chunked to HTTP/1.1, ended by the close to
+            // HTTP/1.0.
+            let stream = self.body.is_stream();
+            match (self.status.is_bodiless(), stream) {
+                (true, _) => {}
+                (false, false) => {
+                    out.extend_from_slice(b"Content-Length: ");
+                    push_decimal(out, self.body.len());
+                    out.extend_from_slice(b"\r\n");
+                }
+                (false, true) if version != Version::Http10 => {
+                    push_field(out, "Transfer-Encoding", "chunked");
+                }
+                (false, true) => {}
             }
-            if !keep_alive || self.closes_connection() {
+            let close_delimited = stream && version == Version::Http10;
+            if !keep_alive || close_delimited || self.closes_connection() {
                 push_field(out, "Connection", "close");
             } else if version == Version::Http10 {
                 push_field(out, "Connection", "keep-alive");
