@@ -419,32 +419,6 @@ fn with_reuse_port_a_new_lido_takes_over_from_one_stopped_by_sigterm() {
 }
 
 #[test]
-fn compression_on_the_fly_by_default_and_no_compress_turns_it_off() {
-    let root = temp_dir("compress");
-    std::fs::write(root.join("app.js"), "let lido = 1;\n".repeat(200)).expect("write");
-    let ask = |extra: &[&str]| {
-        let mut command = lido();
-        command
-            .arg(&root)
-            .args(["--listen", "127.0.0.1:0", "--quiet"])
-            .args(extra);
-        let server = Running::start(command);
-        let mut stream = TcpStream::connect(server.addr("lido: serving")).expect("connect");
-        stream
-            .write_all(
-                b"GET /app.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
-            )
-            .expect("send");
-        let mut reply = Vec::new();
-        stream.read_to_end(&mut reply).expect("read");
-        String::from_utf8_lossy(&reply).to_ascii_lowercase()
-    };
-    assert!(ask(&[]).contains("\r\ncontent-encoding: gzip\r\n"));
-    let plain = ask(&["--no-compress"]);
-    assert!(!plain.contains("content-encoding"), "{plain}");
-}
-
-#[test]
 fn subcommands_ignore_the_servers_settings() {
     let dir = temp_dir("subcommands");
     let config = write_config(&dir, "threads = 2\n");
