@@ -314,6 +314,51 @@ fn garbage_and_stalled_handshakes_hold_no_worker() {
 }
 
 #[test]
+fn idle_and_slow_tls_clients_hold_no_worker() {
+    let dir = cert_dir("idle");
+    let cert = Certificate::make(&dir, "site", KeyKind::EcdsaP256);
+    let tls = TlsConfig::from_pem_files(&cert.cert_path, &cert.key_path).expect("load");
+    let server = TestServer::start(|b| b.tls(tls.clone()).threads(1), handler);
+    let config = client(&[&cert.der], &[]);
+    // 100 clients that finished their handshake and a request, then stay idle...
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        let mut stream = connect(server.addr, &config);
+        assert_eq!(get(&mut stream, "/").status, 200);
+        idle.push(stream);
+    }
+    // ...20 that send half a request head over TLS...
+    let mut half = Vec::new();
+    for _ in 0..20 {
+        let mut stream = connect(server.addr, &config);
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHo")
+            .expect("half a head");
+        stream.flush().expect("flush");
+        half.push(stream);
+    }
+    // ...and 20 that ask for 3 MiB and read none of it.
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        let mut stream = connect(server.addr, &config);
+        write!(stream, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+        stream.flush().expect("flush");
+        slow.push(stream);
+    }
+    // One worker, and a new client is still answered at once.
+    let started = Instant::now();
+    let mut stream = connect(server.addr, &config);
+    assert_eq!(get(&mut stream, "/fresh").status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "took {:?} beside idle and slow TLS clients",
+        started.elapsed()
+    );
+    // The idle ones are still served too.
+    assert_eq!(get(&mut idle[0], "/again").status, 200);
+}
+
+#[test]
 fn the_engine_limits_apply_over_tls() {
     let dir = cert_dir("limits");
     let cert = Certificate::make(&dir, "site", KeyKind::EcdsaP256);
