@@ -19,12 +19,12 @@ impl lido::Handler for Users {
     fn handle(&self, request: &Request) -> Response {
         let segments: Vec<&str> = request.path().trim_matches('/').split('/').collect();
         let response = match (request.method(), segments.as_slice()) {
-            (Method::Get, [""]) => Response::text(StatusCode::OK, "try /users/0\n"),
-            (Method::Get, ["users"]) => {
+            (&Method::GET, [""]) => Response::text(StatusCode::OK, "try /users/0\n"),
+            (&Method::GET, ["users"]) => {
                 let users = self.0.lock().unwrap_or_else(|e| e.into_inner());
                 Response::text(StatusCode::OK, format!("{} users\n", users.len()))
             }
-            (Method::Get, ["users", id]) => match id.parse::<usize>() {
+            (&Method::GET, ["users", id]) => match id.parse::<usize>() {
                 Ok(id) => {
                     let users = self.0.lock().unwrap_or_else(|e| e.into_inner());
                     match users.get(id) {
@@ -34,7 +34,7 @@ impl lido::Handler for Users {
                 }
                 Err(_) => Response::text(StatusCode::BAD_REQUEST, "the id is a number\n"),
             },
-            (Method::Post, ["users"]) => match std::str::from_utf8(request.body()) {
+            (&Method::POST, ["users"]) => match std::str::from_utf8(request.body()) {
                 Ok(name) if !name.trim().is_empty() => {
                     let mut users = self.0.lock().unwrap_or_else(|e| e.into_inner());
                     users.push(name.trim().to_owned());
@@ -44,8 +44,8 @@ impl lido::Handler for Users {
                 }
                 _ => Response::text(StatusCode::BAD_REQUEST, "send a name as the body\n"),
             },
-            (_, ["users"]) => lido::method_not_allowed(&[Method::Get, Method::Post]),
-            (_, ["users", _]) => lido::method_not_allowed(&[Method::Get]),
+            (_, ["users"]) => lido::method_not_allowed(&[Method::GET, Method::POST]),
+            (_, ["users", _]) => lido::method_not_allowed(&[Method::GET]),
             _ => Response::text(StatusCode::NOT_FOUND, "not found\n"),
         };
         // Per-response headers: who asked, and how long the answer took.

@@ -22,7 +22,7 @@ pub(crate) struct Site {
 impl Handler for Site {
     fn handle(&self, request: &Request) -> Response {
         match (request.method(), request.path()) {
-            (Method::Get, "/api/time") => {
+            (&Method::GET, "/api/time") => {
                 let secs = SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());

@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn combined_log_format() {
-        let request = Request::new(Method::Get, "/a?b=\"c\"")
+        let request = Request::new(Method::GET, "/a?b=\"c\"")
             .unwrap()
             .with_header("User-Agent", "curl/8")
             .with_header("Referer", "http://x/");
@@ -311,7 +311,7 @@ mod tests {
     #[test]
     fn every_forwarded_line_counts_behind_a_trusted_proxy() {
         // HAProxy appends its own line after the client's.
-        let request = Request::new(Method::Get, "/")
+        let request = Request::new(Method::GET, "/")
             .unwrap()
             .with_header("X-Forwarded-For", "6.6.6.6")
             .with_header("X-Forwarded-For", "192.0.2.9");
@@ -327,7 +327,7 @@ mod tests {
 
     #[test]
     fn json_lines() {
-        let request = Request::new(Method::Head, "/x").unwrap();
+        let request = Request::new(Method::HEAD, "/x").unwrap();
         let text = line(Format::Json, &exchange(Some(&request)), &[]);
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["method"], "HEAD");

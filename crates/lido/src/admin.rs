@@ -50,8 +50,8 @@ impl Admin {
 
 impl lido::Handler for Admin {
     fn handle(&self, request: &Request) -> Response {
-        if !matches!(request.method(), Method::Get | Method::Head) {
-            return lido::method_not_allowed(&[Method::Get, Method::Head]);
+        if !matches!(*request.method(), Method::GET | Method::HEAD) {
+            return lido::method_not_allowed(&[Method::GET, Method::HEAD]);
         }
         let no_store = |response: Response| response.with_header("Cache-Control", "no-store");
         match request.path() {

@@ -118,7 +118,7 @@ struct Failures {
 /// std::fs::write(dir.join("users"), format!("ada:{hash}\n"))?;
 /// let auth = BasicAuth::from_htpasswd(dir.join("users"))?.realm("staff");
 /// let site = auth.protect(StaticFiles::new(&dir)?);
-/// let anonymous = site.handle(&Request::new(Method::Get, "/")?);
+/// let anonymous = site.handle(&Request::new(Method::GET, "/")?);
 /// assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 /// assert_eq!(anonymous.header("www-authenticate"), Some("Basic realm=\"staff\", charset=\"UTF-8\""));
 /// # Ok::<(), Box<dyn std::error::Error>>(())

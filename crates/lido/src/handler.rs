@@ -22,7 +22,7 @@ use crate::http::{Method, Request, Response, StatusCode};
 ///     }
 /// }
 ///
-/// let request = Request::new(lido::http::Method::Get, "/you")?;
+/// let request = Request::new(lido::http::Method::GET, "/you")?;
 /// let response = Hello.handle(&request);
 /// assert_eq!(response.status(), StatusCode::OK);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -60,7 +60,7 @@ pub trait Handler: Send + Sync + 'static {
     ///     }
     /// }
     ///
-    /// let head = Request::new(Method::Post, "/elsewhere")?;
+    /// let head = Request::new(Method::POST, "/elsewhere")?;
     /// assert_eq!(Uploads.handle_head(&head).map(|r| r.status()), Some(StatusCode::NOT_FOUND));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -86,7 +86,7 @@ where
 /// ```
 /// use lido::http::{Method, StatusCode};
 ///
-/// let response = lido::method_not_allowed(&[Method::Get, Method::Head]);
+/// let response = lido::method_not_allowed(&[Method::GET, Method::HEAD]);
 /// assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 /// assert_eq!(response.header("allow"), Some("GET, HEAD"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -107,8 +107,12 @@ pub fn method_not_allowed(allowed: &[Method]) -> Response {
 /// like hyper's `on_error`.
 pub(crate) fn error_response(status: StatusCode, reason: Option<&str>) -> Response {
     let body = match reason {
-        Some(reason) => format!("{} {}: {reason}\n", status.as_u16(), status.reason()),
-        None => format!("{} {}\n", status.as_u16(), status.reason()),
+        Some(reason) => format!(
+            "{} {}: {reason}\n",
+            status.as_u16(),
+            crate::http::reason(status)
+        ),
+        None => format!("{} {}\n", status.as_u16(), crate::http::reason(status)),
     };
     let mut response = Response::text(status, body).with_header("Connection", "close");
     if status == StatusCode::SERVICE_UNAVAILABLE {

@@ -56,7 +56,7 @@ impl lido::Handler for RedirectHttps {
         let mut response = Response::new(StatusCode::PERMANENT_REDIRECT)
             .with_header("Location", location)
             .with_header("Cache-Control", "no-store");
-        if request.method() == Method::Head {
+        if request.method() == Method::HEAD {
             response = response.with_header("Content-Length", "0");
         }
         response
@@ -82,7 +82,7 @@ mod tests {
     use lido::Handler;
 
     fn redirect(port: u16, target: &str, host: Option<&str>) -> Response {
-        let mut request = Request::new(Method::Get, target).unwrap();
+        let mut request = Request::new(Method::GET, target).unwrap();
         if let Some(host) = host {
             request = request.with_header("Host", host);
         }

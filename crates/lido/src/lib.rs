@@ -70,9 +70,9 @@
 //! let server = lido::Server::builder()
 //!     .listen("127.0.0.1:0")
 //!     .threads(2)
-//!     .bind(|req: &Request| match req.method() {
-//!         Method::Get | Method::Head => Response::text(StatusCode::OK, "hello\n"),
-//!         _ => lido::method_not_allowed(&[Method::Get, Method::Head]),
+//!     .bind(|req: &Request| match *req.method() {
+//!         Method::GET | Method::HEAD => Response::text(StatusCode::OK, "hello\n"),
+//!         _ => lido::method_not_allowed(&[Method::GET, Method::HEAD]),
 //!     })?;
 //! let handle = server.shutdown_handle();
 //! let running = std::thread::spawn(move || server.run());

@@ -24,7 +24,7 @@ pub const DURATION_BUCKETS: [f64; 14] = [
 /// Status codes counted one by one: 100 to 599 (`StatusCode` allows no other).
 const CODES: usize = 500;
 /// One row per method, and a last one for requests refused before their method was known.
-const METHODS: usize = Method::ALL.len() + 1;
+const METHODS: usize = crate::http::KNOWN_METHODS.len() + 1;
 
 /// The method label of a request refused before its method could be parsed.
 pub const UNKNOWN_METHOD: &str = "unknown";
@@ -186,7 +186,9 @@ impl Recorder {
     /// status and body length.
     pub(crate) fn response(&self, method: Option<Method>, status: StatusCode, body_bytes: u64) {
         let shard = self.shard();
-        let row = method.map_or(METHODS - 1, |m| m as usize);
+        let row = method.map_or(METHODS - 1, |m| {
+            crate::http::method_index(&m).unwrap_or(METHODS - 1)
+        });
         let code = usize::from(status.as_u16())
             .saturating_sub(100)
             .min(CODES - 1);
@@ -335,12 +337,14 @@ impl Stats {
                 }
                 let Some(status) = u16::try_from(code + 100)
                     .ok()
-                    .and_then(StatusCode::from_u16)
+                    .and_then(|code| StatusCode::from_u16(code).ok())
                 else {
                     continue;
                 };
                 requests.push(RequestCount {
-                    method: Method::ALL.get(row).map_or(UNKNOWN_METHOD, |m| m.as_str()),
+                    method: crate::http::KNOWN_METHODS
+                        .get(row)
+                        .map_or(UNKNOWN_METHOD, |m| m.as_str()),
                     status,
                     count,
                 });

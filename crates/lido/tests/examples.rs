@@ -115,13 +115,13 @@ fn static_files_under_a_prefix_beside_other_routes() {
         .prefix("/static");
     let outside = lido::Handler::handle(
         &files,
-        &lido::http::Request::new(lido::http::Method::Get, "/staticx/a.txt").expect("a request"),
+        &lido::http::Request::new(lido::http::Method::GET, "/staticx/a.txt").expect("a request"),
     );
     assert_eq!(outside.status(), lido::http::StatusCode::NOT_FOUND);
     // No escape through the prefix.
     let escape = lido::Handler::handle(
         &files,
-        &lido::http::Request::new(lido::http::Method::Get, "/static/../../etc/passwd")
+        &lido::http::Request::new(lido::http::Method::GET, "/static/../../etc/passwd")
             .expect("a request"),
     );
     assert_eq!(escape.status(), lido::http::StatusCode::NOT_FOUND);

@@ -26,8 +26,8 @@ fn handler(request: &Request) -> Response {
             request.body().to_vec(),
         ),
         "/panic" => panic!("the test handler panics on purpose"),
-        "/post-only" if request.method() != Method::Post => {
-            lido::method_not_allowed(&[Method::Post])
+        "/post-only" if request.method() != Method::POST => {
+            lido::method_not_allowed(&[Method::POST])
         }
         path => Response::text(StatusCode::OK, format!("path={path}")),
     }

@@ -150,9 +150,9 @@ impl<S: Transport> Conn<S> {
             );
         }
         let status = response.status();
-        let bodiless = method == Method::Head || status.is_bodiless();
+        let bodiless = method == Method::HEAD || crate::http::is_bodiless(status);
         let body_bytes = if bodiless { 0 } else { response.body().len() };
-        ctx.stats.response(Some(method), status, body_bytes);
+        ctx.stats.response(Some(method.clone()), status, body_bytes);
         self.answered_at = Some(started);
         if let (Some(hook), Some(received)) = (&ctx.on_response, received) {
             hook(&crate::Exchange {
@@ -172,7 +172,7 @@ impl<S: Transport> Conn<S> {
         if response.closes_connection() || ctx.draining() || (close_delimited && !bodiless) {
             keep_alive = false;
         }
-        self.push_response(response, version, keep_alive, method == Method::Head);
+        self.push_response(response, version, keep_alive, method == Method::HEAD);
         self.after = if keep_alive {
             After::KeepAlive
         } else if client_closes {
@@ -197,7 +197,7 @@ impl<S: Transport> Conn<S> {
         with_date(|date| response.encode_head(version, keep_alive, date, &mut self.out));
         self.write_started = Instant::now();
         self.sent = 0;
-        let bodiless = head_only || response.status().is_bodiless();
+        let bodiless = head_only || crate::http::is_bodiless(response.status());
         match response.take_body() {
             _ if bodiless => {}
             Body::Empty => {}

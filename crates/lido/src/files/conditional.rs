@@ -110,7 +110,7 @@ pub(crate) enum Precondition {
 /// nothing. A date field is ignored if it is not one valid HTTP-date (several fields, a list,
 /// or garbage) or if there is no `Last-Modified`.
 pub(crate) fn evaluate(request: &Request, v: &Validators) -> Precondition {
-    let safe = matches!(request.method(), Method::Get | Method::Head);
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD);
 
     if has_field(request, "if-match") {
         if !list_matches(request, "if-match", &v.etag, Comparison::Strong) {

@@ -46,11 +46,11 @@ pub const DEFAULT_CACHE_CONTROL: &str = "no-cache";
 /// std::fs::create_dir_all(&dir)?;
 /// std::fs::write(dir.join("a.txt"), "hello")?;
 /// let files = StaticFiles::new(&dir)?.cache_control("max-age=60");
-/// let response = files.handle(&Request::new(Method::Get, "/a.txt")?);
+/// let response = files.handle(&Request::new(Method::GET, "/a.txt")?);
 /// assert_eq!(response.status(), StatusCode::OK);
 /// assert_eq!(response.header("content-type"), Some("text/plain; charset=utf-8"));
 /// assert_eq!(response.header("cache-control"), Some("max-age=60"));
-/// let response = files.handle(&Request::new(Method::Get, "/../etc/passwd")?);
+/// let response = files.handle(&Request::new(Method::GET, "/../etc/passwd")?);
 /// assert_eq!(response.status(), StatusCode::NOT_FOUND);
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -269,7 +269,7 @@ impl StaticFiles {
     /// use lido::http::{Method, Request};
     ///
     /// let files = StaticFiles::new(".")?.security_headers(true);
-    /// let response = files.handle(&Request::new(Method::Get, "/")?);
+    /// let response = files.handle(&Request::new(Method::GET, "/")?);
     /// assert_eq!(response.header("x-frame-options"), Some("DENY"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -323,7 +323,7 @@ impl StaticFiles {
     /// std::fs::create_dir_all(&dir)?;
     /// std::fs::write(dir.join("app.js"), "console.log('lido');\n".repeat(100))?;
     /// let files = StaticFiles::new(&dir)?.compression(true, 16 * 1024 * 1024);
-    /// let request = Request::new(Method::Get, "/app.js")?.with_header("Accept-Encoding", "gzip, br");
+    /// let request = Request::new(Method::GET, "/app.js")?.with_header("Accept-Encoding", "gzip, br");
     /// let response = files.handle(&request);
     /// assert_eq!(response.header("content-encoding"), Some("br"));
     /// assert_eq!(response.header("vary"), Some("Accept-Encoding"));
@@ -355,9 +355,9 @@ impl StaticFiles {
     /// let files = StaticFiles::new(&dir)?
     ///     .cache_control("no-cache")
     ///     .cache_control_for("/assets/".parse()?, "public, max-age=31536000, immutable");
-    /// let js = files.handle(&Request::new(Method::Get, "/assets/app.3f9a.js")?);
+    /// let js = files.handle(&Request::new(Method::GET, "/assets/app.3f9a.js")?);
     /// assert_eq!(js.header("cache-control"), Some("public, max-age=31536000, immutable"));
-    /// let html = files.handle(&Request::new(Method::Get, "/")?);
+    /// let html = files.handle(&Request::new(Method::GET, "/")?);
     /// assert_eq!(html.header("cache-control"), Some("no-cache"));
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -397,9 +397,9 @@ impl StaticFiles {
     ///         Response::text(StatusCode::OK, "the API")
     ///     }
     /// };
-    /// let js = app.handle(&Request::new(Method::Get, "/static/app.js")?);
+    /// let js = app.handle(&Request::new(Method::GET, "/static/app.js")?);
     /// assert_eq!(js.status(), StatusCode::OK);
-    /// assert_eq!(app.handle(&Request::new(Method::Get, "/users")?).status(), StatusCode::OK);
+    /// assert_eq!(app.handle(&Request::new(Method::GET, "/users")?).status(), StatusCode::OK);
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -740,11 +740,11 @@ impl StaticFiles {
 
 impl crate::Handler for StaticFiles {
     fn handle(&self, request: &Request) -> Response {
-        let response = match request.method() {
-            Method::Get | Method::Head => self.serve(request),
+        let response = match *request.method() {
+            Method::GET | Method::HEAD => self.serve(request),
             // `OPTIONS *` (the server) and `OPTIONS /path` alike: what may be asked, plus the
             // CORS answer to a preflight when CORS is on.
-            Method::Options => {
+            Method::OPTIONS => {
                 let response = Response::new(StatusCode::NO_CONTENT).with_header("Allow", ALLOW);
                 if self.cors && request.header("access-control-request-method").is_some() {
                     response
@@ -761,7 +761,7 @@ impl crate::Handler for StaticFiles {
                     response
                 }
             }
-            _ => method_not_allowed(&[Method::Get, Method::Head, Method::Options]),
+            _ => method_not_allowed(&[Method::GET, Method::HEAD, Method::OPTIONS]),
         };
         self.decorate(response)
     }

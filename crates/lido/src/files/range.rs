@@ -240,7 +240,7 @@ pub(crate) fn respond(
     }
 
     let ranges = match (request.method(), request.header_str("range")) {
-        (Method::Get | Method::Head, Some(range)) if if_range_allows(request, v) => {
+        (&Method::GET | &Method::HEAD, Some(range)) if if_range_allows(request, v) => {
             parse(range, len)
         }
         _ => Ranges::Full,

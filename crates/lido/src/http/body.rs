@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::parse::is_tchar;
-use super::response::StatusCode;
+use super::status::StatusCode;
 
 /// The longest chunk-size line accepted, in bytes, extensions included and the CRLF not.
 /// Longer: [`BodyError::BadChunk`].

@@ -27,6 +27,7 @@ mod parse;
 mod request;
 mod request_body;
 mod response;
+mod status;
 
 pub use body::{BodyError, BodyFraming, ChunkedDecoder, Decoded, MAX_CHUNK_LINE};
 pub use date::{DateCache, with_date};
@@ -34,7 +35,10 @@ pub use parse::{
     MAX_EMPTY_LINES, MAX_HEAD, MAX_HEADERS, MAX_REQUEST_LINE, ParseError, RequestHead, parse_head,
 };
 pub(crate) use parse::{is_percent_encoded_well, parse_decimal};
+pub(crate) use request::{KNOWN_METHODS, method_index};
 pub use request::{Method, Request, Version};
 pub use request_body::BodyReader;
 pub(crate) use request_body::Spooled;
-pub use response::{Body, BodyPart, Response, StatusCode, StreamBody};
+pub use response::{Body, BodyPart, Response, StreamBody};
+pub use status::StatusCode;
+pub(crate) use status::{is_bodiless, reason};

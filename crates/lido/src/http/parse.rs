@@ -8,7 +8,7 @@ use std::fmt;
 
 use super::body::BodyFraming;
 use super::request::{Method, Request, Version};
-use super::response::StatusCode;
+use super::status::StatusCode;
 
 /// The longest request line accepted, in bytes, not counting its line ending. Longer: `414`.
 ///
@@ -270,7 +270,7 @@ impl std::error::Error for ParseError {}
 /// assert!(parse_head(&buf[..20])?.is_none());
 /// let (head, n) = parse_head(buf)?.ok_or("incomplete")?;
 /// assert_eq!(&buf[n..], b"next");
-/// assert_eq!(head.request.method(), Method::Get);
+/// assert_eq!(head.request.method(), Method::GET);
 /// assert_eq!(head.request.query(), Some("b"));
 ///
 /// assert_eq!(parse_head(b"GET / HTTP/2.0\r\n"), Err(ParseError::UnsupportedVersion));
@@ -415,13 +415,14 @@ fn build_head(parsed: &httparse::Request<'_, '_>) -> Result<RequestHead, ParseEr
         return Err(ParseError::InvalidMethod);
     };
     let fields: &[httparse::Header<'_>] = parsed.headers;
-    let method = Method::from_bytes(method.as_bytes()).ok_or(ParseError::UnknownMethod)?;
+    let method =
+        super::request::known_method(method.as_bytes()).ok_or(ParseError::UnknownMethod)?;
     let version = match minor {
         0 => Version::Http10,
         1 => Version::Http11,
         _ => return Err(ParseError::UnsupportedVersion),
     };
-    let (path, query) = split_target(method, target)?;
+    let (path, query) = split_target(&method, target)?;
     check_host(version, fields)?;
     let framing = body_framing(version, fields)?;
     let keep_alive = keep_alive(version, fields);
@@ -441,14 +442,14 @@ fn build_head(parsed: &httparse::Request<'_, '_>) -> Result<RequestHead, ParseEr
 /// Splits a request-target into its (still percent-encoded) path and raw query, after
 /// checking its form against the method (RFC 9112 section 3.2).
 pub(crate) fn split_target(
-    method: Method,
+    method: &Method,
     target: &str,
 ) -> Result<(String, Option<String>), ParseError> {
     if target.is_empty() || !target.bytes().all(|b| b.is_ascii_graphic() && b != b'#') {
         return Err(ParseError::InvalidTarget);
     }
     // authority-form: CONNECT only, and CONNECT only takes that form.
-    if method == Method::Connect {
+    if method == Method::CONNECT {
         return if is_host_port(target.as_bytes(), true) {
             Ok((String::new(), None))
         } else {
@@ -457,7 +458,7 @@ pub(crate) fn split_target(
     }
     // asterisk-form: OPTIONS only.
     if target == "*" {
-        return if method == Method::Options {
+        return if method == Method::OPTIONS {
             Ok(("*".to_owned(), None))
         } else {
             Err(ParseError::InvalidTarget)

@@ -4,107 +4,38 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+pub use ::http::Method;
+
 use super::parse::{ParseError, split_target};
 use super::request_body::{BodyData, BodyReader, Spooled};
 
-/// A request method that lido understands (RFC 9110 section 9).
-///
-/// Methods are case-sensitive: `get` is a valid token but not [`Method::Get`], so
-/// [`parse_head`](super::parse_head) answers it with `501 Not Implemented`.
-///
-/// # Examples
-///
-/// ```
-/// use lido::http::Method;
-///
-/// assert_eq!(Method::from_bytes(b"GET"), Some(Method::Get));
-/// assert_eq!(Method::from_bytes(b"get"), None);
-/// assert_eq!(Method::Head.as_str(), "HEAD");
-/// assert_eq!(Method::Options.to_string(), "OPTIONS");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Method {
-    /// `GET`.
-    Get,
-    /// `HEAD`.
-    Head,
-    /// `POST`.
-    Post,
-    /// `PUT`.
-    Put,
-    /// `DELETE`.
-    Delete,
-    /// `OPTIONS`.
-    Options,
-    /// `PATCH` (RFC 5789).
-    Patch,
-    /// `TRACE`.
-    Trace,
-    /// `CONNECT`.
-    Connect,
+/// The request methods lido understands (RFC 9110 section 9): the `http` crate's
+/// [`Method`]s `GET`, `HEAD`, `POST`, `PUT`, `DELETE`, `OPTIONS`, `PATCH` (RFC 5789),
+/// `TRACE` and `CONNECT`. Any other token is answered `501 Not Implemented`.
+pub(crate) const KNOWN_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::OPTIONS,
+    Method::PATCH,
+    Method::TRACE,
+    Method::CONNECT,
+];
+
+/// Looks up a method token lido understands, case-sensitively (`get` is a valid token but
+/// not `GET`); `None` for any other bytes.
+pub(crate) fn known_method(bytes: &[u8]) -> Option<Method> {
+    KNOWN_METHODS
+        .iter()
+        .find(|method| method.as_str().as_bytes() == bytes)
+        .cloned()
 }
 
-impl Method {
-    /// Every method, in declaration order.
-    pub(crate) const ALL: [Method; 9] = [
-        Method::Get,
-        Method::Head,
-        Method::Post,
-        Method::Put,
-        Method::Delete,
-        Method::Options,
-        Method::Patch,
-        Method::Trace,
-        Method::Connect,
-    ];
-
-    /// The method token as sent on the wire, e.g. `"GET"`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use lido::http::Method;
-    ///
-    /// assert_eq!(Method::Delete.as_str(), "DELETE");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Head => "HEAD",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-            Method::Options => "OPTIONS",
-            Method::Patch => "PATCH",
-            Method::Trace => "TRACE",
-            Method::Connect => "CONNECT",
-        }
-    }
-
-    /// Looks up a method token, case-sensitively; `None` for any other bytes.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use lido::http::Method;
-    ///
-    /// assert_eq!(Method::from_bytes(b"PATCH"), Some(Method::Patch));
-    /// assert_eq!(Method::from_bytes(b"BREW"), None);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn from_bytes(bytes: &[u8]) -> Option<Method> {
-        Method::ALL
-            .into_iter()
-            .find(|method| method.as_str().as_bytes() == bytes)
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// The position of `method` in [`KNOWN_METHODS`] (for per-method counters).
+pub(crate) fn method_index(method: &Method) -> Option<usize> {
+    KNOWN_METHODS.iter().position(|known| known == method)
 }
 
 /// The HTTP versions lido speaks.
@@ -166,10 +97,10 @@ impl fmt::Display for Version {
 /// ```
 /// use lido::http::{Method, Request, Version};
 ///
-/// let request = Request::new(Method::Get, "/docs/a%20b.html?lang=en")?
+/// let request = Request::new(Method::GET, "/docs/a%20b.html?lang=en")?
 ///     .with_header("Host", "example.com")
 ///     .with_header("Accept", "text/html");
-/// assert_eq!(request.method(), Method::Get);
+/// assert_eq!(request.method(), Method::GET);
 /// assert_eq!(request.version(), Version::Http11);
 /// assert_eq!(request.target(), "/docs/a%20b.html?lang=en");
 /// assert_eq!(request.path(), "/docs/a%20b.html");
@@ -224,13 +155,13 @@ impl Request {
     /// ```
     /// use lido::http::{Method, ParseError, Request};
     ///
-    /// let request = Request::new(Method::Get, "http://example.com")?;
+    /// let request = Request::new(Method::GET, "http://example.com")?;
     /// assert_eq!(request.path(), "/");
-    /// assert_eq!(Request::new(Method::Get, "*"), Err(ParseError::InvalidTarget));
+    /// assert_eq!(Request::new(Method::GET, "*"), Err(ParseError::InvalidTarget));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(method: Method, target: &str) -> Result<Request, ParseError> {
-        let (path, query) = split_target(method, target)?;
+        let (path, query) = split_target(&method, target)?;
         Ok(Request::from_parts(
             method,
             Version::Http11,
@@ -278,7 +209,7 @@ impl Request {
     /// ```
     /// use lido::http::{Method, Request};
     ///
-    /// let request = Request::new(Method::Get, "/")?;
+    /// let request = Request::new(Method::GET, "/")?;
     /// assert_eq!(request.remote_addr(), None);
     /// let request = request.with_remote_addr("192.0.2.7:4000".parse()?);
     /// assert_eq!(request.remote_addr().map(|a| a.ip().to_string()), Some("192.0.2.7".into()));
@@ -308,7 +239,7 @@ impl Request {
     /// ```
     /// use lido::http::{Method, Request};
     ///
-    /// let request = Request::new(Method::Get, "/")?;
+    /// let request = Request::new(Method::GET, "/")?;
     /// assert!(request.received_at() <= std::time::Instant::now());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -323,7 +254,7 @@ impl Request {
     /// ```
     /// use lido::http::{Method, Request, Version};
     ///
-    /// let request = Request::new(Method::Get, "/")?.with_version(Version::Http10);
+    /// let request = Request::new(Method::GET, "/")?.with_version(Version::Http10);
     /// assert_eq!(request.version(), Version::Http10);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -340,7 +271,7 @@ impl Request {
     /// ```
     /// use lido::http::{Method, Request};
     ///
-    /// let request = Request::new(Method::Get, "/")?
+    /// let request = Request::new(Method::GET, "/")?
     ///     .with_header("Accept", "text/html")
     ///     .with_header("Accept", b"text/plain".to_vec());
     /// assert_eq!(request.headers().count(), 2);
@@ -360,7 +291,7 @@ impl Request {
     /// ```
     /// use lido::http::{Method, Request};
     ///
-    /// let request = Request::new(Method::Post, "/upload")?.with_body(b"hello".to_vec());
+    /// let request = Request::new(Method::POST, "/upload")?.with_body(b"hello".to_vec());
     /// assert_eq!(request.body(), b"hello");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -387,11 +318,11 @@ impl Request {
     /// ```
     /// use lido::http::{Method, Request};
     ///
-    /// assert_eq!(Request::new(Method::Head, "/")?.method(), Method::Head);
+    /// assert_eq!(Request::new(Method::HEAD, "/")?.method(), Method::HEAD);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn method(&self) -> Method {
-        self.method
+    pub fn method(&self) -> &Method {
+        &self.method
     }
 
     /// The protocol version of the request.
@@ -401,7 +332,7 @@ impl Request {
     /// ```
     /// use lido::http::{Method, Request, Version};
     ///
-    /// assert_eq!(Request::new(Method::Get, "/")?.version(), Version::Http11);
+    /// assert_eq!(Request::new(Method::GET, "/")?.version(), Version::Http11);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn version(&self) -> Version {
@@ -415,7 +346,7 @@ impl Request {
     /// ```
     /// use lido::http::{Method, Request};
     ///
-    /// let request = Request::new(Method::Get, "http://example.com/a?b")?;
+    /// let request = Request::new(Method::GET, "http://example.com/a?b")?;
     /// assert_eq!(request.target(), "http://example.com/a?b");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -430,8 +361,8 @@ impl Request {
     /// ```
     /// use lido::http::{Method, Request};
     ///
-    /// assert_eq!(Request::new(Method::Get, "/a%2Fb?x")?.path(), "/a%2Fb");
-    /// assert_eq!(Request::new(Method::Options, "*")?.path(), "*");
+    /// assert_eq!(Request::new(Method::GET, "/a%2Fb?x")?.path(), "/a%2Fb");
+    /// assert_eq!(Request::new(Method::OPTIONS, "*")?.path(), "*");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn path(&self) -> &str {
@@ -445,9 +376,9 @@ impl Request {
     /// ```
     /// use lido::http::{Method, Request};
     ///
-    /// assert_eq!(Request::new(Method::Get, "/?a=1&b")?.query(), Some("a=1&b"));
-    /// assert_eq!(Request::new(Method::Get, "/?")?.query(), Some(""));
-    /// assert_eq!(Request::new(Method::Get, "/")?.query(), None);
+    /// assert_eq!(Request::new(Method::GET, "/?a=1&b")?.query(), Some("a=1&b"));
+    /// assert_eq!(Request::new(Method::GET, "/?")?.query(), Some(""));
+    /// assert_eq!(Request::new(Method::GET, "/")?.query(), None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn query(&self) -> Option<&str> {
@@ -464,7 +395,7 @@ impl Request {
     /// ```
     /// use lido::http::{Method, Request};
     ///
-    /// let request = Request::new(Method::Get, "/")?.with_header("X-Id", b"\xff".to_vec());
+    /// let request = Request::new(Method::GET, "/")?.with_header("X-Id", b"\xff".to_vec());
     /// assert_eq!(request.header("x-id"), Some(&b"\xff"[..]));
     /// assert_eq!(request.header("x-other"), None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -483,7 +414,7 @@ impl Request {
     /// ```
     /// use lido::http::{Method, Request};
     ///
-    /// let request = Request::new(Method::Get, "/")?
+    /// let request = Request::new(Method::GET, "/")?
     ///     .with_header("X-Bin", b"\xff".to_vec())
     ///     .with_header("X-Text", "caf\u{e9}");
     /// assert_eq!(request.header_str("x-bin"), None);
@@ -502,7 +433,7 @@ impl Request {
     /// ```
     /// use lido::http::{Method, Request};
     ///
-    /// let request = Request::new(Method::Get, "/")?
+    /// let request = Request::new(Method::GET, "/")?
     ///     .with_header("Host", "a")
     ///     .with_header("Accept", "*/*");
     /// let names: Vec<&str> = request.headers().map(|(name, _)| name).collect();
@@ -527,7 +458,7 @@ impl Request {
     /// ```
     /// use lido::http::{Method, Request};
     ///
-    /// assert!(Request::new(Method::Get, "/")?.body().is_empty());
+    /// assert!(Request::new(Method::GET, "/")?.body().is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn body(&self) -> &[u8] {
@@ -541,7 +472,7 @@ impl Request {
     /// ```
     /// use lido::http::{Method, Request};
     ///
-    /// let request = Request::new(Method::Post, "/")?.with_body(vec![0; 3]);
+    /// let request = Request::new(Method::POST, "/")?.with_body(vec![0; 3]);
     /// assert_eq!(request.body_len(), 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -558,7 +489,7 @@ impl Request {
     /// use std::io::Read;
     /// use lido::http::{Method, Request};
     ///
-    /// let request = Request::new(Method::Post, "/")?.with_body(b"abc".to_vec());
+    /// let request = Request::new(Method::POST, "/")?.with_body(b"abc".to_vec());
     /// let mut first = [0u8; 2];
     /// request.body_reader().read_exact(&mut first)?;
     /// assert_eq!(&first, b"ab");
@@ -578,31 +509,39 @@ mod tests {
 
     #[test]
     fn method_round_trips_through_its_token() {
-        for method in Method::ALL {
-            assert_eq!(Method::from_bytes(method.as_str().as_bytes()), Some(method));
+        for method in KNOWN_METHODS {
+            assert_eq!(
+                known_method(method.as_str().as_bytes()),
+                Some(method.clone())
+            );
+            assert_eq!(
+                method_index(&method).map(|i| &KNOWN_METHODS[i]),
+                Some(&method)
+            );
         }
-        assert_eq!(Method::from_bytes(b""), None);
-        assert_eq!(Method::from_bytes(b"GETX"), None);
-        assert_eq!(Method::from_bytes(b"Get"), None);
+        assert_eq!(known_method(b""), None);
+        assert_eq!(known_method(b"GETX"), None);
+        assert_eq!(known_method(b"Get"), None);
+        assert_eq!(known_method(b"BREW"), None);
     }
 
     #[test]
     fn new_splits_targets() {
-        let r = Request::new(Method::Get, "/a/b?c=d?e").unwrap();
+        let r = Request::new(Method::GET, "/a/b?c=d?e").unwrap();
         assert_eq!((r.path(), r.query()), ("/a/b", Some("c=d?e")));
-        let r = Request::new(Method::Get, "HTTPS://Example.com:8443?q").unwrap();
+        let r = Request::new(Method::GET, "HTTPS://Example.com:8443?q").unwrap();
         assert_eq!((r.path(), r.query()), ("/", Some("q")));
-        let r = Request::new(Method::Connect, "example.com:443").unwrap();
+        let r = Request::new(Method::CONNECT, "example.com:443").unwrap();
         assert_eq!((r.path(), r.query()), ("", None));
-        assert!(Request::new(Method::Get, "example.com:443").is_err());
-        assert!(Request::new(Method::Get, "/a#frag").is_err());
-        assert!(Request::new(Method::Get, "/a b").is_err());
-        assert!(Request::new(Method::Get, "").is_err());
+        assert!(Request::new(Method::GET, "example.com:443").is_err());
+        assert!(Request::new(Method::GET, "/a#frag").is_err());
+        assert!(Request::new(Method::GET, "/a b").is_err());
+        assert!(Request::new(Method::GET, "").is_err());
     }
 
     #[test]
     fn header_lookup_is_case_insensitive_and_first_wins() {
-        let r = Request::new(Method::Get, "/")
+        let r = Request::new(Method::GET, "/")
             .unwrap()
             .with_header("X-A", "1")
             .with_header("x-a", "2");
@@ -612,7 +551,7 @@ mod tests {
 
     #[test]
     fn set_body_replaces_the_body() {
-        let mut r = Request::new(Method::Post, "/").unwrap().with_body(vec![1]);
+        let mut r = Request::new(Method::POST, "/").unwrap().with_body(vec![1]);
         r.set_body(vec![2, 3]);
         assert_eq!(r.body(), [2, 3]);
     }

@@ -81,7 +81,7 @@ impl Eq for BodyData {}
 /// use std::io::Read;
 /// use lido::http::{Method, Request};
 ///
-/// let request = Request::new(Method::Post, "/")?.with_body(b"hello".to_vec());
+/// let request = Request::new(Method::POST, "/")?.with_body(b"hello".to_vec());
 /// let mut text = String::new();
 /// request.body_reader().read_to_string(&mut text)?;
 /// assert_eq!(text, "hello");

@@ -26,7 +26,7 @@ fn request(method: Method, fields: &[(&str, &str)]) -> Request {
 }
 
 fn get(fields: &[(&str, &str)]) -> Precondition {
-    evaluate(&request(Method::Get, fields), &validators())
+    evaluate(&request(Method::GET, fields), &validators())
 }
 
 struct TempFile(PathBuf);
@@ -111,7 +111,7 @@ fn last_modified_is_never_in_the_future() {
 fn no_preconditions_proceed() {
     assert_eq!(get(&[]), Precondition::Proceed);
     assert_eq!(
-        evaluate(&request(Method::Put, &[]), &validators()),
+        evaluate(&request(Method::PUT, &[]), &validators()),
         Precondition::Proceed
     );
 }
@@ -156,7 +156,7 @@ fn if_match_uses_strong_comparison() {
         Precondition::Proceed
     );
     // Not UTF-8: present, matches nothing.
-    let r = Request::new(Method::Get, "/f")
+    let r = Request::new(Method::GET, "/f")
         .unwrap()
         .with_header("If-Match", b"\"abc\xff\"".to_vec());
     assert_eq!(evaluate(&r, &validators()), Precondition::Failed);
@@ -187,7 +187,7 @@ fn if_unmodified_since() {
         last_modified: None,
         ..validators()
     };
-    let r = request(Method::Get, &[("If-Unmodified-Since", ONE_SECOND_EARLIER)]);
+    let r = request(Method::GET, &[("If-Unmodified-Since", ONE_SECOND_EARLIER)]);
     assert_eq!(evaluate(&r, &v), Precondition::Proceed);
 }
 
@@ -214,10 +214,10 @@ fn if_none_match_uses_weak_comparison() {
             Precondition::NotModified,
             "{matching}"
         );
-        let head = request(Method::Head, &[("If-None-Match", matching)]);
+        let head = request(Method::HEAD, &[("If-None-Match", matching)]);
         assert_eq!(evaluate(&head, &validators()), Precondition::NotModified);
-        for method in [Method::Post, Method::Put, Method::Delete] {
-            let r = request(method, &[("If-None-Match", matching)]);
+        for method in [Method::POST, Method::PUT, Method::DELETE] {
+            let r = request(method.clone(), &[("If-None-Match", matching)]);
             assert_eq!(
                 evaluate(&r, &validators()),
                 Precondition::Failed,
@@ -257,16 +257,16 @@ fn if_modified_since() {
         assert_eq!(ims(ignored), Precondition::Proceed, "{ignored}");
     }
     // Only GET and HEAD.
-    let head = request(Method::Head, &[("If-Modified-Since", LAST_MODIFIED)]);
+    let head = request(Method::HEAD, &[("If-Modified-Since", LAST_MODIFIED)]);
     assert_eq!(evaluate(&head, &validators()), Precondition::NotModified);
-    let post = request(Method::Post, &[("If-Modified-Since", LAST_MODIFIED)]);
+    let post = request(Method::POST, &[("If-Modified-Since", LAST_MODIFIED)]);
     assert_eq!(evaluate(&post, &validators()), Precondition::Proceed);
     // No Last-Modified: ignored.
     let v = Validators {
         last_modified: None,
         ..validators()
     };
-    let r = request(Method::Get, &[("If-Modified-Since", LAST_MODIFIED)]);
+    let r = request(Method::GET, &[("If-Modified-Since", LAST_MODIFIED)]);
     assert_eq!(evaluate(&r, &v), Precondition::Proceed);
 }
 
@@ -369,7 +369,7 @@ fn malformed_fields_never_panic() {
             "If-Modified-Since",
             "If-Unmodified-Since",
         ] {
-            for method in [Method::Get, Method::Put] {
+            for method in [Method::GET, Method::PUT] {
                 let _ = evaluate(&request(method, &[(name, value)]), &validators());
             }
         }

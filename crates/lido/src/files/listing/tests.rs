@@ -439,7 +439,7 @@ fn json_is_valid_and_escaped() {
 fn request(target: &str, accept: &[&str]) -> Request {
     accept
         .iter()
-        .fold(Request::new(Method::Get, target).unwrap(), |r, value| {
+        .fold(Request::new(Method::GET, target).unwrap(), |r, value| {
             r.with_header("Accept", *value)
         })
 }
@@ -487,7 +487,7 @@ fn wants_json_cases() {
             "{target} {accept:?}"
         );
     }
-    let binary = Request::new(Method::Get, "/")
+    let binary = Request::new(Method::GET, "/")
         .unwrap()
         .with_header("Accept", b"application/json\xff".to_vec());
     assert!(!wants_json(&binary));

@@ -227,7 +227,7 @@ fn validators() -> Validators {
 }
 
 fn get(fields: &[(&str, &str)]) -> Request {
-    with_fields(Method::Get, fields)
+    with_fields(Method::GET, fields)
 }
 
 fn with_fields(method: Method, fields: &[(&str, &str)]) -> Request {
@@ -260,7 +260,7 @@ fn if_range() {
             "{other}"
         );
     }
-    let bytes = Request::new(Method::Get, "/")
+    let bytes = Request::new(Method::GET, "/")
         .unwrap()
         .with_header("If-Range", b"\"abc\xff\"".to_vec());
     assert!(!if_range_allows(&bytes, &v));

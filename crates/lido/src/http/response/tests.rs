@@ -12,20 +12,14 @@ fn head(response: &Response, version: Version, keep_alive: bool) -> String {
 
 #[test]
 fn status_codes() {
-    assert_eq!(StatusCode::from_u16(100), Some(StatusCode::CONTINUE));
-    assert_eq!(StatusCode::from_u16(599).map(StatusCode::as_u16), Some(599));
-    assert_eq!(StatusCode::from_u16(0), None);
-    assert_eq!(StatusCode::from_u16(600), None);
-    assert_eq!(StatusCode::PAYLOAD_TOO_LARGE.reason(), "Content Too Large");
     assert_eq!(
-        StatusCode::HTTP_VERSION_NOT_SUPPORTED.to_string(),
-        "505 HTTP Version Not Supported"
+        crate::http::reason(StatusCode::PAYLOAD_TOO_LARGE),
+        "Content Too Large"
     );
     for code in 100..=599 {
         let status = StatusCode::from_u16(code).unwrap();
         assert!(
-            status
-                .reason()
+            crate::http::reason(status)
                 .bytes()
                 .all(|b| b == b' ' || b.is_ascii_graphic())
         );

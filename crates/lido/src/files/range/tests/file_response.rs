@@ -86,7 +86,7 @@ fn serves_the_whole_file() {
             ("Cache-Control", CACHE_CONTROL),
         ]
     );
-    assert_full(&f.respond(&with_fields(Method::Head, &[])));
+    assert_full(&f.respond(&with_fields(Method::HEAD, &[])));
 }
 
 #[test]
@@ -139,7 +139,7 @@ fn serves_one_range() {
     assert_eq!(file_region(&response), (195, 5));
 
     // HEAD gets the head of the GET.
-    let response = f.respond(&with_fields(Method::Head, &[("Range", "bytes=0-")]));
+    let response = f.respond(&with_fields(Method::HEAD, &[("Range", "bytes=0-")]));
     assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(response.header("Content-Range"), Some("bytes 0-199/200"));
 }
@@ -147,7 +147,7 @@ fn serves_one_range() {
 #[test]
 fn range_is_ignored_for_other_methods() {
     let f = TempFile::new("methods");
-    for method in [Method::Post, Method::Put, Method::Options] {
+    for method in [Method::POST, Method::PUT, Method::OPTIONS] {
         let response = f.respond(&with_fields(method, &[("Range", "bytes=0-0")]));
         assert_full(&response);
     }
@@ -291,7 +291,7 @@ fn not_modified() {
         get(&[("If-None-Match", &etag)]),
         get(&[("If-None-Match", &format!("W/{etag}"))]),
         get(&[("If-Modified-Since", LAST_MODIFIED)]),
-        with_fields(Method::Head, &[("If-None-Match", "*")]),
+        with_fields(Method::HEAD, &[("If-None-Match", "*")]),
         // Preconditions come before ranges.
         get(&[("If-None-Match", &etag), ("Range", "bytes=0-0")]),
     ] {
@@ -321,7 +321,7 @@ fn precondition_failed() {
     for request in [
         get(&[("If-Match", "\"nope\"")]),
         get(&[("If-Unmodified-Since", "Sun, 06 Nov 1994 08:49:36 GMT")]),
-        with_fields(Method::Put, &[("If-None-Match", "*")]),
+        with_fields(Method::PUT, &[("If-None-Match", "*")]),
         get(&[("If-Match", "\"nope\""), ("Range", "bytes=0-0")]),
     ] {
         let response = f.respond(&request);
