@@ -1,6 +1,5 @@
 //! [`Response`], [`StatusCode`], [`Body`] and response-head encoding.
 
-use std::fmt;
 use std::fs::File;
 use std::sync::Arc;
 
