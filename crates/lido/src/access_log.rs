@@ -29,8 +29,9 @@ pub(crate) fn line(format: Format, x: &Exchange<'_>, trusted: &[Network]) -> Str
         .then(|| {
             x.request.map(|r| {
                 r.headers()
-                    .filter(|(name, _)| name.eq_ignore_ascii_case("x-forwarded-for"))
-                    .filter_map(|(_, value)| std::str::from_utf8(value).ok())
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|value| value.to_str().ok())
                     .collect::<Vec<_>>()
                     .join(",")
             })

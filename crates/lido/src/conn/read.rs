@@ -94,7 +94,7 @@ impl<S: Transport> Conn<S> {
             BodyFraming::Chunked => BodyDecoder::Chunked(ChunkedDecoder::with_head(
                 ctx.config.max_body,
                 head_bytes,
-                head.request.headers().count(),
+                head.request.headers().len(),
             )),
         };
         // The handler may know its answer from the head (a `405`, a `404`, ...): then no

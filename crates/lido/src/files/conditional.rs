@@ -173,8 +173,9 @@ fn has_field(request: &Request, name: &str) -> bool {
 fn fields<'a>(request: &'a Request, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
     request
         .headers()
-        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, value)| value)
+        .get_all(name)
+        .into_iter()
+        .map(|value| value.as_bytes())
 }
 
 /// The date of the only field `name`, if there is exactly one and it is a valid HTTP-date.

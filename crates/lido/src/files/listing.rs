@@ -422,11 +422,8 @@ pub(crate) fn names_media(request: &Request, ty: &str, subtype: &str) -> bool {
 
 fn best_range(request: &Request, ty: &str, subtype: &str) -> Quality {
     let mut quality = Quality::default();
-    for (name, value) in request.headers() {
-        if !name.eq_ignore_ascii_case("accept") {
-            continue;
-        }
-        let Ok(value) = std::str::from_utf8(value) else {
+    for value in request.headers().get_all(crate::http::header::ACCEPT) {
+        let Ok(value) = value.to_str() else {
             continue;
         };
         for range in value.split(',') {

@@ -540,8 +540,9 @@ impl StaticFiles {
             // Every `Accept-Encoding` field counts (RFC 9110 5.3: a list may be split).
             let accept = request
                 .headers()
-                .filter(|(name, _)| name.eq_ignore_ascii_case("accept-encoding"))
-                .filter_map(|(_, value)| std::str::from_utf8(value).ok())
+                .get_all(crate::http::header::ACCEPT_ENCODING)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
                 .collect::<Vec<_>>()
                 .join(",");
             let accept = (!accept.is_empty()).then_some(accept.as_str());

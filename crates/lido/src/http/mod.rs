@@ -29,6 +29,8 @@ mod request_body;
 mod response;
 mod status;
 
+pub use ::http::Uri;
+pub use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 pub use body::{BodyError, BodyFraming, ChunkedDecoder, Decoded, MAX_CHUNK_LINE};
 pub use date::{DateCache, with_date};
 pub use parse::{

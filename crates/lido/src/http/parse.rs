@@ -427,10 +427,15 @@ fn build_head(parsed: &httparse::Request<'_, '_>) -> Result<RequestHead, ParseEr
     let framing = body_framing(version, fields)?;
     let keep_alive = keep_alive(version, fields);
     let expect_continue = expect_continue(version, fields)?;
-    let headers = fields
-        .iter()
-        .map(|field| (field.name.to_owned(), field.value.to_vec()))
-        .collect();
+    let mut headers = ::http::HeaderMap::with_capacity(fields.len());
+    for field in fields {
+        // httparse checked both (a token; no control characters but HTAB).
+        let name = ::http::HeaderName::from_bytes(field.name.as_bytes())
+            .map_err(|_| ParseError::InvalidHeaderName)?;
+        let value = ::http::HeaderValue::from_bytes(field.value)
+            .map_err(|_| ParseError::InvalidHeaderValue)?;
+        headers.append(name, value);
+    }
     Ok(RequestHead {
         request: Request::from_parts(method, version, target.to_owned(), path, query, headers),
         framing,

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 pub use ::http::Method;
+use ::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::parse::{ParseError, split_target};
 use super::request_body::{BodyData, BodyReader, Spooled};
@@ -116,7 +117,7 @@ pub struct Request {
     target: String,
     path: String,
     query: Option<String>,
-    headers: Vec<(String, Vec<u8>)>,
+    headers: HeaderMap,
     body: BodyData,
     remote_addr: Option<SocketAddr>,
     received_at: Instant,
@@ -168,7 +169,7 @@ impl Request {
             target.to_owned(),
             path,
             query,
-            Vec::new(),
+            HeaderMap::new(),
         ))
     }
 
@@ -179,7 +180,7 @@ impl Request {
         target: String,
         path: String,
         query: Option<String>,
-        headers: Vec<(String, Vec<u8>)>,
+        headers: HeaderMap,
     ) -> Request {
         Request {
             method,
@@ -264,7 +265,10 @@ impl Request {
         self
     }
 
-    /// Appends a header field, as sent: the name and value are stored unchanged.
+    /// Appends a header field. The name and value are anything the `http` crate's
+    /// [`HeaderName`] and [`HeaderValue`] are made from (`&str`, `String`, bytes, the types
+    /// themselves); a name that is not a token or a value with control characters is left
+    /// out, as the parser would refuse them.
     ///
     /// # Examples
     ///
@@ -273,14 +277,21 @@ impl Request {
     ///
     /// let request = Request::new(Method::GET, "/")?
     ///     .with_header("Accept", "text/html")
-    ///     .with_header("Accept", b"text/plain".to_vec());
-    /// assert_eq!(request.headers().count(), 2);
+    ///     .with_header("Accept", b"text/plain".to_vec())
+    ///     .with_header("Bad Name", "x");
+    /// assert_eq!(request.headers().len(), 2);
     /// assert_eq!(request.header_str("accept"), Some("text/html"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Request {
-        self.headers.push((name.into(), value.into()));
+    pub fn with_header<K, V>(mut self, name: K, value: V) -> Request
+    where
+        HeaderName: TryFrom<K>,
+        HeaderValue: TryFrom<V>,
+    {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            self.headers.append(name, value);
+        }
         self
     }
 
@@ -401,10 +412,7 @@ impl Request {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_slice())
+        self.headers.get(name).map(HeaderValue::as_bytes)
     }
 
     /// Like [`Request::header`], but `None` when the value is not UTF-8.
@@ -426,24 +434,40 @@ impl Request {
             .and_then(|value| std::str::from_utf8(value).ok())
     }
 
-    /// Every header field in the order received, names as sent.
+    /// Every header field, as the `http` crate's [`HeaderMap`] (names in lower case; the
+    /// fields of one name in the order received).
     ///
     /// # Examples
     ///
     /// ```
-    /// use lido::http::{Method, Request};
+    /// use lido::http::{Method, Request, header};
     ///
     /// let request = Request::new(Method::GET, "/")?
     ///     .with_header("Host", "a")
     ///     .with_header("Accept", "*/*");
-    /// let names: Vec<&str> = request.headers().map(|(name, _)| name).collect();
-    /// assert_eq!(names, ["Host", "Accept"]);
+    /// let names: Vec<&str> = request.headers().keys().map(|name| name.as_str()).collect();
+    /// assert_eq!(names, ["host", "accept"]);
+    /// assert_eq!(request.headers()[header::HOST], "a");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.headers
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_slice()))
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The header fields, to change them (for tests of handlers, or middleware).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request, header};
+    ///
+    /// let mut request = Request::new(Method::GET, "/")?;
+    /// request.headers_mut().insert(header::ACCEPT, "text/html".parse()?);
+    /// assert_eq!(request.header_str("accept"), Some("text/html"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
     }
 
     /// The request body, whole, in memory; empty until the connection engine has read it.
@@ -546,7 +570,7 @@ mod tests {
             .with_header("X-A", "1")
             .with_header("x-a", "2");
         assert_eq!(r.header("X-a"), Some(&b"1"[..]));
-        assert_eq!(r.headers().count(), 2);
+        assert_eq!(r.headers().len(), 2);
     }
 
     #[test]

@@ -3,9 +3,9 @@
 use std::fs::File;
 use std::sync::Arc;
 
-use super::parse::is_tchar;
 use super::request::Version;
 use super::status::{StatusCode, is_bodiless, reason};
+use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// The content of a response.
 ///
@@ -265,7 +265,7 @@ impl From<&str> for Body {
 #[derive(Debug)]
 pub struct Response {
     status: StatusCode,
-    headers: Vec<(String, String)>,
+    headers: HeaderMap,
     body: Body,
 }
 
@@ -285,7 +285,7 @@ impl Response {
     pub fn new(status: StatusCode) -> Response {
         Response {
             status,
-            headers: Vec::new(),
+            headers: HeaderMap::new(),
             body: Body::Empty,
         }
     }
@@ -372,29 +372,41 @@ impl Response {
         self
     }
 
-    /// Appends a header field (an existing field of the same name is kept).
+    /// Appends a header field (an existing field of the same name is kept). The name and
+    /// value are anything the `http` crate's [`HeaderName`] and [`HeaderValue`] are made from
+    /// (`&str`, `String`, the types themselves, ...).
     ///
-    /// Fields whose name is not a token or whose value holds CR, LF, NUL or another control
-    /// character are not written by [`Response::encode_head`].
+    /// A field whose name is not a token or whose value holds CR, LF, NUL or another control
+    /// character is left out: it cannot be written safely.
     ///
     /// # Examples
     ///
     /// ```
-    /// use lido::http::{Response, StatusCode};
+    /// use lido::http::{Response, StatusCode, header};
     ///
     /// let response = Response::new(StatusCode::OK)
     ///     .with_header("Vary", "Accept")
-    ///     .with_header("Vary", "Range");
-    /// assert_eq!(response.headers().count(), 2);
+    ///     .with_header(header::VARY, "Range")
+    ///     .with_header("X-Evil", "a\r\nSet-Cookie: b");
+    /// assert_eq!(response.headers().get_all("vary").iter().count(), 2);
+    /// assert_eq!(response.headers().len(), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Response {
-        self.headers.push((name.into(), value.into()));
+    pub fn with_header<K, V>(mut self, name: K, value: V) -> Response
+    where
+        HeaderName: TryFrom<K>,
+        HeaderValue: TryFrom<V>,
+    {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            self.headers.append(name, value);
+        }
         self
     }
 
-    /// Sets a header field, replacing every field of the same name (case-insensitively).
+    /// Sets a header field, replacing every field of the same name (case-insensitively). A
+    /// name or value that cannot be written safely (see [`Response::with_header`]) changes
+    /// nothing.
     ///
     /// # Examples
     ///
@@ -404,13 +416,17 @@ impl Response {
     /// let mut response = Response::text(StatusCode::OK, "x");
     /// response.set_header("content-type", "text/css");
     /// assert_eq!(response.header("Content-Type"), Some("text/css"));
-    /// assert_eq!(response.headers().count(), 1);
+    /// assert_eq!(response.headers().len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn set_header(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        let name = name.into();
-        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
-        self.headers.push((name, value.into()));
+    pub fn set_header<K, V>(&mut self, name: K, value: V)
+    where
+        HeaderName: TryFrom<K>,
+        HeaderValue: TryFrom<V>,
+    {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            self.headers.insert(name, value);
+        }
     }
 
     /// The value of the first header field named `name` (compared case-insensitively).
@@ -426,28 +442,38 @@ impl Response {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        self.headers.get(name)?.to_str().ok()
     }
 
-    /// Every header field set by the handler, in order.
+    /// Every header field set by the handler, as the `http` crate's [`HeaderMap`].
     ///
     /// # Examples
     ///
     /// ```
-    /// use lido::http::{Response, StatusCode};
+    /// use lido::http::{Response, StatusCode, header};
     ///
     /// let response = Response::html(StatusCode::OK, "");
-    /// let fields: Vec<(&str, &str)> = response.headers().collect();
-    /// assert_eq!(fields, [("Content-Type", "text/html; charset=utf-8")]);
+    /// assert_eq!(response.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    /// assert_eq!(response.headers().len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.headers
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The header fields, to change them as an [`HeaderMap`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Response, StatusCode, header};
+    ///
+    /// let mut response = Response::text(StatusCode::OK, "x");
+    /// response.headers_mut().remove(header::CONTENT_TYPE);
+    /// assert!(response.headers().is_empty());
+    /// ```
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
     }
 
     /// The body.
@@ -529,9 +555,10 @@ impl Response {
     /// ```
     pub fn closes_connection(&self) -> bool {
         self.headers
+            .get_all(header::CONNECTION)
             .iter()
-            .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
-            .flat_map(|(_, value)| value.split(','))
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
             .any(|option| option.trim().eq_ignore_ascii_case("close"))
     }
 
@@ -550,10 +577,10 @@ impl Response {
     ///   otherwise `Connection: keep-alive` for an `HTTP/1.0` request.
     ///
     /// Handler fields named `Content-Length`, `Connection` or `Transfer-Encoding` are
-    /// replaced by the above (lido chunks only a [`Body::Stream`]), a second handler `Date` is
-    /// dropped, and so is any field whose name is not a token or whose value holds a control
-    /// character other than HTAB (so CR, LF and NUL cannot inject lines). A `1xx` head gets
-    /// only the handler's fields.
+    /// replaced by the above (lido chunks only a [`Body::Stream`]) and a second handler `Date`
+    /// is dropped. (A field that could inject lines never got in: see
+    /// [`Response::with_header`].) Names are written capitalised word by word (`Etag`,
+    /// `Content-Type`). A `1xx` head gets only the handler's fields.
     ///
     /// # Examples
     ///
@@ -568,7 +595,7 @@ impl Response {
     /// assert_eq!(
     ///     head,
     ///     b"HTTP/1.1 304 Not Modified\r\n\
-    ///       ETag: \"v1\"\r\n\
+    ///       Etag: \"v1\"\r\n\
     ///       Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
     ///       Connection: close\r\n\
     ///       \r\n"
@@ -584,22 +611,22 @@ impl Response {
 
         let mut has_date = false;
         for (name, value) in &self.headers {
-            if !is_field_name(name) || !is_field_value(value) {
-                continue;
-            }
-            if ["content-length", "connection", "transfer-encoding"]
-                .iter()
-                .any(|reserved| name.eq_ignore_ascii_case(reserved))
+            if name == header::CONTENT_LENGTH
+                || name == header::CONNECTION
+                || name == header::TRANSFER_ENCODING
             {
                 continue;
             }
-            if name.eq_ignore_ascii_case("date") {
+            if name == header::DATE {
                 if has_date {
                     continue;
                 }
                 has_date = true;
             }
-            push_field(out, name, value);
+            push_title_case(out, name.as_str());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
 
         if !self.status.is_informational() {
@@ -632,9 +659,15 @@ impl Response {
     }
 }
 
-/// A field name is a non-empty token (RFC 9110 section 5.1).
-fn is_field_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(is_tchar)
+/// Writes a (lower-case) field name as most servers spell it: each word capitalised
+/// (`content-type` -> `Content-Type`). Names are case-insensitive; this is for people reading
+/// the bytes.
+fn push_title_case(out: &mut Vec<u8>, name: &str) {
+    let mut upper = true;
+    for b in name.bytes() {
+        out.push(if upper { b.to_ascii_uppercase() } else { b });
+        upper = b == b'-';
+    }
 }
 
 /// A field value has no control characters but HTAB (RFC 9110 section 5.5).

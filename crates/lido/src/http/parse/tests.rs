@@ -228,10 +228,14 @@ fn simple_get() {
     assert_eq!(r.path(), "/a/b%20c");
     assert_eq!(r.query(), Some("x=1&y"));
     assert_eq!(r.header("ACCEPT"), Some(&b"*/*"[..]));
-    let headers: Vec<_> = r.headers().collect();
+    let headers: Vec<_> = r
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()))
+        .collect();
     assert_eq!(
         headers,
-        [("Host", &b"example.com:8080"[..]), ("Accept", &b"*/*"[..])]
+        [("host", &b"example.com:8080"[..]), ("accept", &b"*/*"[..])]
     );
     assert!(r.body().is_empty());
     assert_eq!(head.framing, BodyFraming::None);
@@ -406,7 +410,7 @@ fn limits_are_inclusive() {
         fields.extend_from_slice(b"X: y\r\n");
     }
     fields.extend_from_slice(b"\r\n");
-    assert_eq!(parse_ok(&fields).0.request.headers().count(), MAX_HEADERS);
+    assert_eq!(parse_ok(&fields).0.request.headers().len(), MAX_HEADERS);
 
     let mut head = b"GET / HTTP/1.1\r\nHost: a\r\nX: ".to_vec();
     head.resize(MAX_HEAD - 4, b'a');
