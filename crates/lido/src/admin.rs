@@ -7,6 +7,7 @@
 //!   readiness apart; lido has nothing to warm up, so both say whether it takes traffic).
 //! - `/metrics`: the counters in the Prometheus text format.
 
+use lido::http::header;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -53,7 +54,7 @@ impl lido::Handler for Admin {
         if !matches!(*request.method(), Method::GET | Method::HEAD) {
             return lido::method_not_allowed(&[Method::GET, Method::HEAD]);
         }
-        let no_store = |response: Response| response.with_header("Cache-Control", "no-store");
+        let no_store = |response: Response| response.with_header(header::CACHE_CONTROL, "no-store");
         match request.path() {
             "/healthz" | "/readyz" => {
                 if self.lifecycle.stopping() || self.stats.is_draining() {
@@ -68,7 +69,7 @@ impl lido::Handler for Admin {
             "/metrics" => match crate::metrics::encode(self.snapshot()) {
                 Ok(text) => no_store(
                     Response::new(StatusCode::OK)
-                        .with_header("Content-Type", crate::metrics::CONTENT_TYPE)
+                        .with_header(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)
                         .with_body(text.into()),
                 ),
                 Err(_) => Response::text(StatusCode::INTERNAL_SERVER_ERROR, "metrics failed\n"),

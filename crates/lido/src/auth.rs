@@ -13,6 +13,7 @@
 //!   [`MAX_BLOCK`] has passed. Past the free ones, an address gets at most one guess per
 //!   minute.
 
+use crate::http::header;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
@@ -250,10 +251,10 @@ impl BasicAuth {
         {
             return Some(
                 Response::text(StatusCode::TOO_MANY_REQUESTS, "too many failed attempts\n")
-                    .with_header("Retry-After", wait.as_secs().max(1).to_string()),
+                    .with_header(header::RETRY_AFTER, wait.as_secs().max(1).to_string()),
             );
         }
-        let Some(header) = request.header_str("authorization") else {
+        let Some(header) = request.header_str(header::AUTHORIZATION) else {
             return Some(self.challenge());
         };
         let credentials = header

@@ -1,5 +1,6 @@
 //! The `Handler` trait, and the one place where a failure becomes a status code.
 
+use crate::http::header;
 use crate::http::{Method, Request, Response, StatusCode};
 
 /// Answers requests. Implemented for every `Fn(&Request) -> Response + Send + Sync`.
@@ -98,7 +99,7 @@ pub fn method_not_allowed(allowed: &[Method]) -> Response {
         .collect::<Vec<_>>()
         .join(", ");
     Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
-        .with_header("Allow", allow)
+        .with_header(header::ALLOW, allow)
 }
 
 /// The response for a request the engine itself refuses (bad input, timeouts, overload, a
@@ -114,9 +115,9 @@ pub(crate) fn error_response(status: StatusCode, reason: Option<&str>) -> Respon
         ),
         None => format!("{} {}\n", status.as_u16(), crate::http::reason(status)),
     };
-    let mut response = Response::text(status, body).with_header("Connection", "close");
+    let mut response = Response::text(status, body).with_header(header::CONNECTION, "close");
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        response.set_header("Retry-After", "1");
+        response.set_header(header::RETRY_AFTER, "1");
     }
     response
 }

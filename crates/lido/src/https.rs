@@ -1,6 +1,7 @@
 //! HTTPS for the binary: the certificate from `--tls-cert`/`--tls-key`, the HSTS header, and
 //! the plain-HTTP listener of `--redirect-http` that sends every client to the https URL.
 
+use lido::http::header;
 use std::error::Error;
 
 use lido::http::{Method, Request, Response, StatusCode};
@@ -38,7 +39,7 @@ pub(crate) struct RedirectHttps {
 
 impl lido::Handler for RedirectHttps {
     fn handle(&self, request: &Request) -> Response {
-        let Some(host) = request.header_str("host").and_then(host_name) else {
+        let Some(host) = request.header_str(header::HOST).and_then(host_name) else {
             return Response::text(
                 StatusCode::BAD_REQUEST,
                 "a Host header is needed to redirect to HTTPS\n",
@@ -54,10 +55,10 @@ impl lido::Handler for RedirectHttps {
         let path = if target.starts_with('/') { target } else { "/" };
         let location = format!("https://{host}{port}{path}");
         let mut response = Response::new(StatusCode::PERMANENT_REDIRECT)
-            .with_header("Location", location)
-            .with_header("Cache-Control", "no-store");
+            .with_header(header::LOCATION, location)
+            .with_header(header::CACHE_CONTROL, "no-store");
         if request.method() == Method::HEAD {
-            response = response.with_header("Content-Length", "0");
+            response = response.with_header(header::CONTENT_LENGTH, "0");
         }
         response
     }

@@ -8,6 +8,7 @@
 //! (unless `follow_symlinks`), only regular files and directories, a directory never entered
 //! twice on one path (a symlink loop), and at most [`MAX_DEPTH`] levels.
 
+use crate::http::header;
 use std::fs::{File, ReadDir};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -328,10 +329,10 @@ pub(crate) fn respond(
         format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
     };
     Response::new(StatusCode::OK)
-        .with_header("Content-Type", format.content_type())
-        .with_header("Content-Disposition", disposition)
+        .with_header(header::CONTENT_TYPE, format.content_type())
+        .with_header(header::CONTENT_DISPOSITION, disposition)
         // Made afresh for each request: nothing to validate or cache.
-        .with_header("Cache-Control", "no-store")
+        .with_header(header::CACHE_CONTROL, "no-store")
         .with_body(Body::stream(reader))
 }
 

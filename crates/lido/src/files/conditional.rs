@@ -3,6 +3,7 @@
 //!
 //! `If-Range` belongs to range requests and lives in [`super::range`].
 
+use crate::http::header::{self, HeaderName};
 use std::fs::Metadata;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -112,19 +113,20 @@ pub(crate) enum Precondition {
 pub(crate) fn evaluate(request: &Request, v: &Validators) -> Precondition {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD);
 
-    if has_field(request, "if-match") {
-        if !list_matches(request, "if-match", &v.etag, Comparison::Strong) {
+    if has_field(request, header::IF_MATCH) {
+        if !list_matches(request, header::IF_MATCH, &v.etag, Comparison::Strong) {
             return Precondition::Failed;
         }
-    } else if let (Some(date), Some(modified)) =
-        (single_date(request, "if-unmodified-since"), v.last_modified)
-        && modified > date
+    } else if let (Some(date), Some(modified)) = (
+        single_date(request, header::IF_UNMODIFIED_SINCE),
+        v.last_modified,
+    ) && modified > date
     {
         return Precondition::Failed;
     }
 
-    if has_field(request, "if-none-match") {
-        if list_matches(request, "if-none-match", &v.etag, Comparison::Weak) {
+    if has_field(request, header::IF_NONE_MATCH) {
+        if list_matches(request, header::IF_NONE_MATCH, &v.etag, Comparison::Weak) {
             return if safe {
                 Precondition::NotModified
             } else {
@@ -132,8 +134,10 @@ pub(crate) fn evaluate(request: &Request, v: &Validators) -> Precondition {
             };
         }
     } else if safe
-        && let (Some(date), Some(modified)) =
-            (single_date(request, "if-modified-since"), v.last_modified)
+        && let (Some(date), Some(modified)) = (
+            single_date(request, header::IF_MODIFIED_SINCE),
+            v.last_modified,
+        )
         && modified <= date
     {
         return Precondition::NotModified;
@@ -152,7 +156,7 @@ enum Comparison {
 }
 
 /// Whether any field `name` holds `*` or an entity-tag matching the strong tag `etag`.
-fn list_matches(request: &Request, name: &str, etag: &str, comparison: Comparison) -> bool {
+fn list_matches(request: &Request, name: HeaderName, etag: &str, comparison: Comparison) -> bool {
     fields(request, name)
         .filter_map(|value| std::str::from_utf8(value).ok())
         .flat_map(members)
@@ -165,12 +169,12 @@ fn list_matches(request: &Request, name: &str, etag: &str, comparison: Compariso
 }
 
 /// Whether the request has at least one field `name` (whatever its value).
-fn has_field(request: &Request, name: &str) -> bool {
+fn has_field(request: &Request, name: HeaderName) -> bool {
     fields(request, name).next().is_some()
 }
 
 /// The values of every field `name`, in order.
-fn fields<'a>(request: &'a Request, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+fn fields(request: &Request, name: HeaderName) -> impl Iterator<Item = &[u8]> {
     request
         .headers()
         .get_all(name)
@@ -179,7 +183,7 @@ fn fields<'a>(request: &'a Request, name: &'a str) -> impl Iterator<Item = &'a [
 }
 
 /// The date of the only field `name`, if there is exactly one and it is a valid HTTP-date.
-fn single_date(request: &Request, name: &str) -> Option<SystemTime> {
+fn single_date(request: &Request, name: HeaderName) -> Option<SystemTime> {
     let mut values = fields(request, name);
     let (Some(value), None) = (values.next(), values.next()) else {
         return None;

@@ -12,6 +12,7 @@ mod listing;
 mod range;
 mod resolve;
 
+use crate::http::header;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -70,7 +71,7 @@ pub struct StaticFiles {
     not_found_page: Option<PathBuf>,
     cors: bool,
     security_headers: bool,
-    headers: Vec<(String, String)>,
+    headers: Vec<(header::HeaderName, header::HeaderValue)>,
     /// The URL path the files are served under (`/static`), or empty for `/`.
     prefix: String,
     /// Shared by clones.
@@ -292,16 +293,32 @@ impl StaticFiles {
         self
     }
 
-    /// Adds a header to every response (replacing one of the same name).
+    /// Adds a header to every response (replacing one of the same name). The name and value
+    /// are anything the `http` crate's `HeaderName` and `HeaderValue` are made from; a pair
+    /// that cannot be written safely (a name that is not a token, a value with control
+    /// characters) is left out.
     ///
     /// # Examples
     ///
     /// ```
-    /// let files = lido::StaticFiles::new(".")?.header("X-Frame-Options", "DENY");
+    /// use lido::http::header;
+    ///
+    /// let files = lido::StaticFiles::new(".")?
+    ///     .header("X-Frame-Options", "DENY")
+    ///     .header(header::STRICT_TRANSPORT_SECURITY, "max-age=600");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
+    pub fn header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        header::HeaderName: TryFrom<K>,
+        header::HeaderValue: TryFrom<V>,
+    {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::try_from(name),
+            header::HeaderValue::try_from(value),
+        ) {
+            self.headers.push((name, value));
+        }
         self
     }
 
@@ -476,7 +493,8 @@ impl StaticFiles {
             // A 301 is cached as long as a cache likes unless told otherwise, and the
             // directory may become a file: the same policy as the content.
             return Located::Other(
-                redirect_to_slash(request).with_header("Cache-Control", self.cache_policy(request)),
+                redirect_to_slash(request)
+                    .with_header(header::CACHE_CONTROL, self.cache_policy(request)),
             );
         }
         match resolve::confine(&self.root, &path.join("index.html"), self.policy) {
@@ -562,7 +580,7 @@ impl StaticFiles {
             // A range is a range of the identity bytes (as nginx answers): a client resuming
             // a download never gets a slice of a compressed stream it did not ask for.
             if compressible
-                && request.header("range").is_none()
+                && request.header(header::RANGE).is_none()
                 && let Some(coding) = encoding::choose(accept, &compress::CODINGS)
                 && let Some(response) = self.send_compressed(request, entry, coding, cache_control)
             {
@@ -661,13 +679,13 @@ impl StaticFiles {
             }
         };
         let response = if content_type.starts_with("text/html") {
-            response.with_header("Content-Security-Policy", listing::HTML_CSP)
+            response.with_header(header::CONTENT_SECURITY_POLICY, listing::HTML_CSP)
         } else {
             response
         };
         range::validated(response, &v)
-            .with_header("Cache-Control", self.cache_policy(request))
-            .with_header("Vary", "Accept")
+            .with_header(header::CACHE_CONTROL, self.cache_policy(request))
+            .with_header(header::VARY, "Accept")
     }
 
     fn not_found(&self, request: &Request) -> Response {
@@ -675,7 +693,7 @@ impl StaticFiles {
         // With --spa the answer depends on `Accept` (the app for a navigation, 404 for the
         // rest): caches must keep them apart.
         if self.spa {
-            response.with_header("Vary", "Accept")
+            response.with_header(header::VARY, "Accept")
         } else {
             response
         }
@@ -695,7 +713,7 @@ impl StaticFiles {
             && let Ok((file, meta)) = resolve::open_regular(page)
         {
             return Response::new(StatusCode::NOT_FOUND)
-                .with_header("Content-Type", content_type(page))
+                .with_header(header::CONTENT_TYPE, content_type(page))
                 .with_body(Body::file(file, 0, meta.len()));
         }
         plain(StatusCode::NOT_FOUND, "not found\n")
@@ -719,18 +737,18 @@ impl StaticFiles {
     }
 
     fn decorate(&self, mut response: Response) -> Response {
-        response.set_header("X-Content-Type-Options", "nosniff");
+        response.set_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
         if self.security_headers {
-            response.set_header("X-Frame-Options", "DENY");
-            response.set_header("Referrer-Policy", "strict-origin-when-cross-origin");
+            response.set_header(header::X_FRAME_OPTIONS, "DENY");
+            response.set_header(header::REFERRER_POLICY, "strict-origin-when-cross-origin");
             response.set_header("Cross-Origin-Opener-Policy", "same-origin");
             // The listing has a whole policy of its own, which forbids framing already.
-            if response.header("content-security-policy").is_none() {
-                response.set_header("Content-Security-Policy", "frame-ancestors 'none'");
+            if response.header(header::CONTENT_SECURITY_POLICY).is_none() {
+                response.set_header(header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'");
             }
         }
         if self.cors {
-            response.set_header("Access-Control-Allow-Origin", "*");
+            response.set_header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
         }
         for (name, value) in &self.headers {
             response.set_header(name.clone(), value.clone());
@@ -746,18 +764,23 @@ impl crate::Handler for StaticFiles {
             // `OPTIONS *` (the server) and `OPTIONS /path` alike: what may be asked, plus the
             // CORS answer to a preflight when CORS is on.
             Method::OPTIONS => {
-                let response = Response::new(StatusCode::NO_CONTENT).with_header("Allow", ALLOW);
-                if self.cors && request.header("access-control-request-method").is_some() {
+                let response =
+                    Response::new(StatusCode::NO_CONTENT).with_header(header::ALLOW, ALLOW);
+                if self.cors
+                    && request
+                        .header(header::ACCESS_CONTROL_REQUEST_METHOD)
+                        .is_some()
+                {
                     response
-                        .with_header("Access-Control-Allow-Methods", ALLOW)
+                        .with_header(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW)
                         .with_header(
                             "Access-Control-Allow-Headers",
                             request
-                                .header_str("access-control-request-headers")
+                                .header_str(header::ACCESS_CONTROL_REQUEST_HEADERS)
                                 .unwrap_or("*")
                                 .to_owned(),
                         )
-                        .with_header("Access-Control-Max-Age", "86400")
+                        .with_header(header::ACCESS_CONTROL_MAX_AGE, "86400")
                 } else {
                     response
                 }
@@ -802,7 +825,7 @@ fn redirect_to_slash(request: &Request) -> Response {
         Some(q) => format!("./{last}/?{q}"),
         None => format!("./{last}/"),
     };
-    Response::new(StatusCode::MOVED_PERMANENTLY).with_header("Location", location)
+    Response::new(StatusCode::MOVED_PERMANENTLY).with_header(header::LOCATION, location)
 }
 
 /// A navigation: `Accept` names `text/html` (or `text/*`) with a non-zero q-value, as

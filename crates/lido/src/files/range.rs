@@ -2,6 +2,7 @@
 //! [`file_response`], which answers for an opened regular file with validators,
 //! preconditions and ranges applied.
 
+use crate::http::header;
 use std::fs::{File, Metadata};
 use std::hash::{BuildHasher, RandomState};
 use std::ops::Range;
@@ -124,7 +125,7 @@ fn number(s: &str) -> Option<u64> {
 /// an HTTP-date, an exact match with `v.last_modified` (whole seconds); false for anything
 /// else, so the full representation is served.
 pub(crate) fn if_range_allows(request: &Request, v: &Validators) -> bool {
-    let Some(value) = request.header("if-range") else {
+    let Some(value) = request.header(header::IF_RANGE) else {
         return true;
     };
     let Ok(value) = std::str::from_utf8(value) else {
@@ -230,7 +231,7 @@ pub(crate) fn respond(
         Precondition::Proceed => {}
         Precondition::NotModified => {
             let response = validated(Response::new(StatusCode::NOT_MODIFIED), v)
-                .with_header("Cache-Control", cache_control);
+                .with_header(header::CACHE_CONTROL, cache_control);
             return varied(response, vary);
         }
         Precondition::Failed => {
@@ -239,19 +240,19 @@ pub(crate) fn respond(
         }
     }
 
-    let ranges = match (request.method(), request.header_str("range")) {
+    let ranges = match (request.method(), request.header_str(header::RANGE)) {
         (&Method::GET | &Method::HEAD, Some(range)) if if_range_allows(request, v) => {
             parse(range, len)
         }
         _ => Ranges::Full,
     };
     let representation = |status: StatusCode, content_type: &str| {
-        let mut response = Response::new(status).with_header("Content-Type", content_type);
+        let mut response = Response::new(status).with_header(header::CONTENT_TYPE, content_type);
         if let Some(encoding) = encoding {
-            response = response.with_header("Content-Encoding", encoding);
+            response = response.with_header(header::CONTENT_ENCODING, encoding);
         }
-        let response = validated(response.with_header("Accept-Ranges", "bytes"), v)
-            .with_header("Cache-Control", cache_control);
+        let response = validated(response.with_header(header::ACCEPT_RANGES, "bytes"), v)
+            .with_header(header::CACHE_CONTROL, cache_control);
         varied(response, vary)
     };
 
@@ -260,14 +261,14 @@ pub(crate) fn respond(
         Ranges::Unsatisfiable => {
             let response =
                 Response::text(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable\n")
-                    .with_header("Content-Range", format!("bytes */{len}"))
-                    .with_header("Accept-Ranges", "bytes");
+                    .with_header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                    .with_header(header::ACCEPT_RANGES, "bytes");
             return varied(response, vary);
         }
         Ranges::Partial(parts) => match parts.as_slice() {
             [part] => {
                 return representation(StatusCode::PARTIAL_CONTENT, content_type)
-                    .with_header("Content-Range", content_range(part, len))
+                    .with_header(header::CONTENT_RANGE, content_range(part, len))
                     .with_body(content.body(part.clone()));
             }
             parts => {
@@ -284,9 +285,9 @@ pub(crate) fn respond(
 
 /// Adds `ETag` and, if known, `Last-Modified`.
 pub(crate) fn validated(response: Response, v: &Validators) -> Response {
-    let response = response.with_header("ETag", v.etag.as_str());
+    let response = response.with_header(header::ETAG, v.etag.as_str());
     match v.last_modified {
-        Some(time) => response.with_header("Last-Modified", httpdate::fmt_http_date(time)),
+        Some(time) => response.with_header(header::LAST_MODIFIED, httpdate::fmt_http_date(time)),
         None => response,
     }
 }
@@ -294,7 +295,7 @@ pub(crate) fn validated(response: Response, v: &Validators) -> Response {
 /// Adds `Vary: Accept-Encoding` if `vary`.
 fn varied(response: Response, vary: bool) -> Response {
     if vary {
-        response.with_header("Vary", "Accept-Encoding")
+        response.with_header(header::VARY, "Accept-Encoding")
     } else {
         response
     }

@@ -411,7 +411,7 @@ impl Request {
     /// assert_eq!(request.header("x-other"), None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
+    pub fn header<K: ::http::header::AsHeaderName>(&self, name: K) -> Option<&[u8]> {
         self.headers.get(name).map(HeaderValue::as_bytes)
     }
 
@@ -429,7 +429,7 @@ impl Request {
     /// assert_eq!(request.header_str("x-text"), Some("caf\u{e9}"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn header_str(&self, name: &str) -> Option<&str> {
+    pub fn header_str<K: ::http::header::AsHeaderName>(&self, name: K) -> Option<&str> {
         self.header(name)
             .and_then(|value| std::str::from_utf8(value).ok())
     }

@@ -337,7 +337,7 @@ impl Response {
     /// ```
     pub fn bytes(status: StatusCode, content_type: &str, bytes: Vec<u8>) -> Response {
         Response::new(status)
-            .with_header("Content-Type", content_type)
+            .with_header(header::CONTENT_TYPE, content_type)
             .with_body(Body::Bytes(bytes))
     }
 
@@ -441,7 +441,7 @@ impl Response {
     /// assert_eq!(response.header("last-modified"), None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub fn header<K: header::AsHeaderName>(&self, name: K) -> Option<&str> {
         self.headers.get(name)?.to_str().ok()
     }
 
@@ -579,8 +579,8 @@ impl Response {
     /// Handler fields named `Content-Length`, `Connection` or `Transfer-Encoding` are
     /// replaced by the above (lido chunks only a [`Body::Stream`]) and a second handler `Date`
     /// is dropped. (A field that could inject lines never got in: see
-    /// [`Response::with_header`].) Names are written capitalised word by word (`Etag`,
-    /// `Content-Type`). A `1xx` head gets only the handler's fields.
+    /// [`Response::with_header`].) Names are written capitalised word by word
+    /// (`Content-Type`, `X-Custom-Name`; `ETag` and `WWW-Authenticate` as usually spelled). A `1xx` head gets only the handler's fields.
     ///
     /// # Examples
     ///
@@ -595,7 +595,7 @@ impl Response {
     /// assert_eq!(
     ///     head,
     ///     b"HTTP/1.1 304 Not Modified\r\n\
-    ///       Etag: \"v1\"\r\n\
+    ///       ETag: \"v1\"\r\n\
     ///       Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
     ///       Connection: close\r\n\
     ///       \r\n"
@@ -663,6 +663,23 @@ impl Response {
 /// (`content-type` -> `Content-Type`). Names are case-insensitive; this is for people reading
 /// the bytes.
 fn push_title_case(out: &mut Vec<u8>, name: &str) {
+    // The common ones as nginx spells them, without a loop.
+    let known = match name {
+        "content-type" => "Content-Type",
+        "etag" => "ETag",
+        "last-modified" => "Last-Modified",
+        "cache-control" => "Cache-Control",
+        "accept-ranges" => "Accept-Ranges",
+        "x-content-type-options" => "X-Content-Type-Options",
+        "content-encoding" => "Content-Encoding",
+        "vary" => "Vary",
+        "www-authenticate" => "WWW-Authenticate",
+        _ => "",
+    };
+    if !known.is_empty() {
+        out.extend_from_slice(known.as_bytes());
+        return;
+    }
     let mut upper = true;
     for b in name.bytes() {
         out.push(if upper { b.to_ascii_uppercase() } else { b });
