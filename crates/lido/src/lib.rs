@@ -116,6 +116,7 @@ pub use files::{
     MAX_COMPRESS_SIZE, MIN_COMPRESS_SIZE, PathMatch, Policy, ResolveError, StaticFiles, resolve,
 };
 pub use handler::{Handler, method_not_allowed};
+pub use http::HttpHandler;
 pub use server::{Server, ServerBuilder, ShutdownHandle};
 pub use stats::{
     ConnectionCounts, DURATION_BUCKETS, DurationHistogram, RequestCount, Stats, StatsSnapshot,

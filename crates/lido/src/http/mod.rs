@@ -23,6 +23,7 @@
 
 mod body;
 mod date;
+mod interop;
 mod parse;
 mod request;
 mod request_body;
@@ -33,6 +34,7 @@ pub use ::http::Uri;
 pub use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 pub use body::{BodyError, BodyFraming, ChunkedDecoder, Decoded, MAX_CHUNK_LINE};
 pub use date::{DateCache, with_date};
+pub use interop::HttpHandler;
 pub use parse::{
     MAX_EMPTY_LINES, MAX_HEAD, MAX_HEADERS, MAX_REQUEST_LINE, ParseError, RequestHead, parse_head,
 };

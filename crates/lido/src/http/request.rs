@@ -121,6 +121,8 @@ pub struct Request {
     body: BodyData,
     remote_addr: Option<SocketAddr>,
     received_at: Instant,
+    /// The target as a [`Uri`](::http::Uri), parsed when first asked for.
+    uri: std::sync::OnceLock<::http::Uri>,
 }
 
 /// Two requests are equal when they say the same: method, version, target, header fields and
@@ -192,6 +194,7 @@ impl Request {
             body: BodyData::default(),
             remote_addr: None,
             received_at: Instant::now(),
+            uri: std::sync::OnceLock::new(),
         }
     }
 
@@ -363,6 +366,36 @@ impl Request {
     /// ```
     pub fn target(&self) -> &str {
         &self.target
+    }
+
+    /// The request-target as the `http` crate's [`Uri`](::http::Uri) (parsed on the first
+    /// call): path and query for the origin-form, scheme and authority too for the
+    /// absolute-form, the authority alone for `CONNECT`, `*` for `OPTIONS *`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lido::http::{Method, Request};
+    ///
+    /// let request = Request::new(Method::GET, "/docs/a%20b?lang=en")?;
+    /// assert_eq!(request.uri().path(), "/docs/a%20b");
+    /// assert_eq!(request.uri().query(), Some("lang=en"));
+    /// let proxied = Request::new(Method::GET, "http://example.com:8080/x")?;
+    /// assert_eq!(proxied.uri().host(), Some("example.com"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn uri(&self) -> &::http::Uri {
+        self.uri.get_or_init(|| {
+            self.target.parse().unwrap_or_else(|_| {
+                // lido's target check is the RFC's; `http`'s parser may be stricter on
+                // some byte: the path and query alone, else the root.
+                let origin = match &self.query {
+                    Some(query) => format!("{}?{query}", self.path),
+                    None => self.path.clone(),
+                };
+                origin.parse().unwrap_or_default()
+            })
+        })
     }
 
     /// The path component of the target, still percent-encoded (see [`Request`]).
