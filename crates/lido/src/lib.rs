@@ -12,7 +12,10 @@
 //! - [`Server`] / [`ServerBuilder`] bind and serve a [`Handler`]; a [`ShutdownHandle`] stops
 //!   it gracefully; [`Server::stats`] counts what it does.
 //! - [`StaticFiles`] is the handler of the `lido` binary: a directory, safely.
-//! - [`http`] is the HTTP/1.1 layer: requests, responses, bodies; no I/O.
+//! - [`http`] is the HTTP/1.1 layer: requests, responses, bodies; no I/O. It speaks the `http`
+//!   crate's vocabulary (`Method`, `StatusCode`, `HeaderMap`, `Uri`), converts to and from
+//!   `http::Request` / `http::Response`, and [`HttpHandler`] serves a handler written against
+//!   those, so code and tests carry over from hyper, axum, ureq or astra.
 //!
 //! # Three programs
 //!
