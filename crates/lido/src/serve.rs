@@ -1,7 +1,6 @@
 //! Serving: settings -> static files, the server, the admin server, the access log, signals,
 //! systemd, and the graceful stop.
 
-use lido::http::header;
 use std::error::Error;
 use std::io::Write;
 use std::sync::Arc;
@@ -49,7 +48,7 @@ fn files(cli: &Serve) -> Result<StaticFiles, Box<dyn Error>> {
     }
     #[cfg(feature = "tls")]
     if let Some(hsts) = crate::https::hsts(cli) {
-        files = files.header(header::STRICT_TRANSPORT_SECURITY, hsts);
+        files = files.header(lido::http::header::STRICT_TRANSPORT_SECURITY, hsts);
     }
     for (name, value) in &cli.headers {
         files = files.header(name.clone(), value.clone());
