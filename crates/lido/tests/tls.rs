@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use lido::TlsConfig;
 use lido::http::{Body, Request, Response, StatusCode};
-use support::tls::{Certificate, KeyKind, cert_dir, client, connect, try_connect};
+use support::tls::{Certificate, KeyKind, cert_dir, client, connect, finish_response, try_connect};
 use support::{IO_TIMEOUT, TestServer, pattern, read_response, read_until_closed};
 
 fn handler(req: &Request) -> Response {
@@ -411,18 +411,9 @@ fn a_drain_finishes_a_tls_download_in_flight() {
         .read_exact(&mut first)
         .expect("the start of the response");
     server.handle.shutdown();
-    let mut rest = Vec::new();
-    stream
-        .read_to_end(&mut rest)
-        .expect("the rest, then close_notify");
-    let mut got = first.to_vec();
-    got.extend_from_slice(&rest);
-    let end = got
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a head");
-    assert!(got.starts_with(b"HTTP/1.1 200 "));
-    assert_eq!(&got[end + 4..], &pattern(2 * 1024 * 1024 + 5)[..]);
+    let (head, body) = finish_response(&mut stream, &first);
+    assert!(head.starts_with(b"HTTP/1.1 200 "));
+    assert_eq!(body, pattern(2 * 1024 * 1024 + 5));
     server.join_within(Duration::from_secs(20)).expect("stops");
 }
 

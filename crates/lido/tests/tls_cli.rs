@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::binary::{DEADLINE, Running, lido, run, temp_dir, wait_for};
-use support::tls::{Certificate, KeyKind, client, connect};
+use support::tls::{Certificate, KeyKind, client, connect, finish_response};
 use support::{pattern, read_response};
 
 fn start_https(dir: &std::path::Path, cert: &Certificate, extra: &[&str]) -> (Running, String) {
@@ -182,17 +182,8 @@ fn sigterm_lets_a_tls_download_finish() {
     let mut first = [0u8; 4096];
     stream.read_exact(&mut first).expect("the start");
     lido.signal("TERM");
-    let mut rest = Vec::new();
-    stream
-        .read_to_end(&mut rest)
-        .expect("the rest, ended by close_notify");
-    let mut got = first.to_vec();
-    got.extend_from_slice(&rest);
-    let end = got
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a head");
-    assert_eq!(&got[end + 4..], &body[..]);
+    let (_, got) = finish_response(&mut stream, &first);
+    assert_eq!(got, body);
     assert_eq!(lido.wait(Duration::from_secs(20)), Some(0));
 }
 

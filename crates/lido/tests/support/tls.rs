@@ -107,3 +107,19 @@ pub(crate) fn try_connect(
     }
     Ok(stream)
 }
+
+/// Reads the rest of a response whose first bytes were `started`, to the server's
+/// close_notify: its head (status line and fields) and its body.
+pub(crate) fn finish_response(stream: &mut TlsClient, started: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    use std::io::Read;
+    let mut got = started.to_vec();
+    stream
+        .read_to_end(&mut got)
+        .expect("the rest, ended by close_notify");
+    let end = got
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head");
+    let body = got.split_off(end + 4);
+    (got, body)
+}
