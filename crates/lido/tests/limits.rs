@@ -105,6 +105,61 @@ fn r9_a_full_server_still_answers_a_get_within_a_second() {
     drop(held);
 }
 
+/// At the connection limit with every connection busy, acceptors pause the listener while
+/// closes resume it, all at once on several workers. However they interleave, the listener
+/// must not be left paused while the server has room: every client is answered (a newcomer
+/// may be refused when room vanished under it, and tries again; never left waiting).
+#[test]
+fn r9_accepting_resumes_however_pauses_and_closes_interleave() {
+    const CAP: usize = 2;
+    const CLIENTS: usize = 8;
+    const REQUESTS: usize = 150;
+    let server = TestServer::start(
+        |b| b.max_connections(CAP),
+        |_: &Request| {
+            // Busy long enough for the connection to stay unevictable while others arrive.
+            std::thread::sleep(Duration::from_millis(1));
+            Response::text(StatusCode::OK, "ok")
+        },
+    );
+    let addr = server.addr;
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut refused = 0;
+                for _ in 0..REQUESTS {
+                    loop {
+                        let mut stream = connect(addr);
+                        let sent = stream
+                            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+                        match (
+                            sent,
+                            support::try_read_response(&mut stream, support::BodyMode::Framed),
+                        ) {
+                            (Ok(()), Ok(reply)) => {
+                                assert_eq!(reply.status, 200);
+                                break;
+                            }
+                            (_, Err(support::ReadError::TimedOut)) => {
+                                panic!("no answer within the read timeout: accepting stalled")
+                            }
+                            // Turned away at the limit: room vanished under it.
+                            _ if refused < 10 * REQUESTS => refused += 1,
+                            (sent, got) => panic!(
+                                "refused again and again: {sent:?} {:?}",
+                                got.err().map(|e| support::describe(&e))
+                            ),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("every client is answered");
+    }
+}
+
 #[test]
 fn r9_connections_per_address_are_limited() {
     let server = TestServer::start(

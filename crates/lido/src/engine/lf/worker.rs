@@ -233,24 +233,34 @@ pub(super) fn accept_batch(
     let Some(listener) = listeners.get(which) else {
         return accepted; // closed: draining
     };
-    let mut pause = false;
+    // Every change to `accepting` is followed by `sync_listeners` from the thread that made
+    // it, so the last sync sees the last state.
+    let mut sync = false;
     while accepted.len() < most {
         // At the limit a newcomer gets in if someone can make room; room is made only once
         // the newcomer is really there (accepted).
         let reserved = shared.table.reserve();
         if !reserved && !shared.table.has_eviction_victim() {
             // Pause until a connection closes (see `close`). Look again after saying so: a
-            // close that ran before it could not see the pause.
-            shared.accepting.store(ACCEPT_FULL, Ordering::SeqCst);
+            // close that ran before it could not see the pause. (Not over a back-off or a
+            // drain: those pause the listener already.)
+            let _ = shared.accepting.compare_exchange(
+                ACCEPT_OPEN,
+                ACCEPT_FULL,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+            sync = true;
             if shared.table.open() < shared.table.capacity()
                 && shared
                     .accepting
                     .compare_exchange(ACCEPT_FULL, ACCEPT_OPEN, Ordering::SeqCst, Ordering::SeqCst)
                     .is_ok()
             {
+                // Open again, but another acceptor may have paused the listeners on seeing
+                // the pause meanwhile: the sync below resumes them.
                 continue;
             }
-            pause = true;
             break;
         }
         match rustix::net::acceptfrom_with(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
@@ -282,12 +292,12 @@ pub(super) fn accept_batch(
                 tracing::warn!(error = %std::io::Error::from(err), "accept failed; backing off");
                 shared.ctx.stats.accept_error();
                 shared.accepting.store(ACCEPT_BACKOFF, Ordering::SeqCst);
-                pause = true;
+                sync = true;
                 break;
             }
         }
     }
-    if pause {
+    if sync {
         sync_listeners(shared, &listeners);
     }
     accepted
