@@ -123,12 +123,18 @@ fn r9_accepting_resumes_however_pauses_and_closes_interleave() {
         },
     );
     let addr = server.addr;
+    // Under a loaded machine a newcomer whose request has not arrived yet may be evicted for
+    // the next one again and again: refusals are not counted, only progress within the time.
+    let deadline = Instant::now() + Duration::from_secs(60);
     let clients: Vec<_> = (0..CLIENTS)
         .map(|_| {
             std::thread::spawn(move || {
-                let mut refused = 0;
-                for _ in 0..REQUESTS {
+                for answered in 0..REQUESTS {
                     loop {
+                        assert!(
+                            Instant::now() < deadline,
+                            "{answered} of {REQUESTS} answered in 60 s"
+                        );
                         let mut stream = connect(addr);
                         let sent = stream
                             .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
@@ -143,12 +149,13 @@ fn r9_accepting_resumes_however_pauses_and_closes_interleave() {
                             (_, Err(support::ReadError::TimedOut)) => {
                                 panic!("no answer within the read timeout: accepting stalled")
                             }
-                            // Turned away at the limit: room vanished under it.
-                            _ if refused < 10 * REQUESTS => refused += 1,
-                            (sent, got) => panic!(
-                                "refused again and again: {sent:?} {:?}",
-                                got.err().map(|e| support::describe(&e))
-                            ),
+                            // Turned away at the limit: evicted before its request arrived,
+                            // or room vanished under it. Try again.
+                            (_, Err(support::ReadError::Closed { .. })) => {}
+                            (_, Err(other)) => panic!("{}", support::describe(&other)),
+                            (Err(e), Ok(reply)) => {
+                                panic!("{} after the request failed to send: {e}", reply.status)
+                            }
                         }
                     }
                 }
