@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use lido::TlsConfig;
 use lido::http::{Body, Request, Response, StatusCode};
+use lido::{ServerBuilder, TlsConfig};
 use support::tls::{Certificate, KeyKind, cert_dir, client, connect, finish_response, try_connect};
 use support::{IO_TIMEOUT, TestServer, pattern, read_response, read_until_closed};
 
@@ -40,8 +40,16 @@ fn handler(req: &Request) -> Response {
 }
 
 fn tls_server(cert: &Certificate) -> (TestServer, TlsConfig) {
+    tls_server_with(cert, |b| b)
+}
+
+/// A TLS server with `cert`, its builder further set up by `configure`.
+fn tls_server_with(
+    cert: &Certificate,
+    configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+) -> (TestServer, TlsConfig) {
     let tls = TlsConfig::from_pem_files(&cert.cert_path, &cert.key_path).expect("load the pair");
-    let server = TestServer::start(|b| b.tls(tls.clone()), handler);
+    let server = TestServer::start(|b| configure(b.tls(tls.clone())), handler);
     (server, tls)
 }
 
@@ -259,15 +267,8 @@ fn plain_http_to_the_tls_port_gets_a_clear_text_400() {
 fn garbage_and_stalled_handshakes_hold_no_worker() {
     let dir = cert_dir("stall");
     let cert = Certificate::make(&dir, "site", KeyKind::EcdsaP256);
-    let tls = TlsConfig::from_pem_files(&cert.cert_path, &cert.key_path).expect("load");
-    let server = TestServer::start(
-        |b| {
-            b.tls(tls.clone())
-                .threads(1)
-                .head_timeout(Duration::from_secs(1))
-        },
-        handler,
-    );
+    let (server, _tls) =
+        tls_server_with(&cert, |b| b.threads(1).head_timeout(Duration::from_secs(1)));
     // Garbage that is not a handshake: closed at once.
     let mut garbage = TcpStream::connect(server.addr).expect("connect");
     garbage.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
@@ -317,8 +318,7 @@ fn garbage_and_stalled_handshakes_hold_no_worker() {
 fn idle_and_slow_tls_clients_hold_no_worker() {
     let dir = cert_dir("idle");
     let cert = Certificate::make(&dir, "site", KeyKind::EcdsaP256);
-    let tls = TlsConfig::from_pem_files(&cert.cert_path, &cert.key_path).expect("load");
-    let server = TestServer::start(|b| b.tls(tls.clone()).threads(1), handler);
+    let (server, _tls) = tls_server_with(&cert, |b| b.threads(1));
     let config = client(&[&cert.der], &[]);
     // 100 clients that finished their handshake and a request, then stay idle...
     let mut idle = Vec::new();
@@ -362,15 +362,9 @@ fn idle_and_slow_tls_clients_hold_no_worker() {
 fn the_engine_limits_apply_over_tls() {
     let dir = cert_dir("limits");
     let cert = Certificate::make(&dir, "site", KeyKind::EcdsaP256);
-    let tls = TlsConfig::from_pem_files(&cert.cert_path, &cert.key_path).expect("load");
-    let server = TestServer::start(
-        |b| {
-            b.tls(tls.clone())
-                .max_body(1000)
-                .head_timeout(Duration::from_millis(800))
-        },
-        handler,
-    );
+    let (server, _tls) = tls_server_with(&cert, |b| {
+        b.max_body(1000).head_timeout(Duration::from_millis(800))
+    });
     let config = client(&[&cert.der], &[]);
     // Bad input: the same statuses as over TCP.
     let cases: [(&[u8], u16); 4] = [

@@ -313,11 +313,8 @@ impl StaticFiles {
         header::HeaderName: TryFrom<K>,
         header::HeaderValue: TryFrom<V>,
     {
-        if let (Ok(name), Ok(value)) = (
-            header::HeaderName::try_from(name),
-            header::HeaderValue::try_from(value),
-        ) {
-            self.headers.push((name, value));
+        if let Some(pair) = crate::http::header_pair(name, value) {
+            self.headers.push(pair);
         }
         self
     }

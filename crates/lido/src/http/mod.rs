@@ -46,3 +46,17 @@ pub(crate) use request_body::Spooled;
 pub use response::{Body, BodyPart, Response, StreamBody};
 pub use status::StatusCode;
 pub(crate) use status::{is_bodiless, reason};
+
+/// A header name and value made from what the builders take (`&str`, `String`, constants,
+/// ...); `None` if either is not a valid header name or value. The builders leave such a pair
+/// out rather than fail, as it would be dropped when the head is written anyway.
+pub(crate) fn header_pair<K, V>(name: K, value: V) -> Option<(HeaderName, HeaderValue)>
+where
+    HeaderName: TryFrom<K>,
+    HeaderValue: TryFrom<V>,
+{
+    Some((
+        HeaderName::try_from(name).ok()?,
+        HeaderValue::try_from(value).ok()?,
+    ))
+}

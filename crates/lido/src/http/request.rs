@@ -292,7 +292,7 @@ impl Request {
         HeaderName: TryFrom<K>,
         HeaderValue: TryFrom<V>,
     {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+        if let Some((name, value)) = super::header_pair(name, value) {
             self.headers.append(name, value);
         }
         self
