@@ -13,6 +13,7 @@
 //! free worker ([`Shared::overflow`]) and answering `503` once that queue is full; and it runs
 //! the graceful drain.
 
+mod fair;
 mod poller;
 mod table;
 mod watch;

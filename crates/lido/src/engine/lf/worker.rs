@@ -9,6 +9,7 @@ use std::time::Instant;
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
 
+use super::fair::CpuShare;
 use super::poller::Interest;
 use super::table::Held;
 use super::{
@@ -31,6 +32,7 @@ pub(super) fn run(shared: &Shared, me: usize) {
     let state = &shared.workers[me];
     let mut events = Vec::with_capacity(EVENTS_PER_WAIT);
     let mut raw = Vec::with_capacity(EVENTS_PER_WAIT);
+    let mut share = CpuShare::new(Instant::now());
     loop {
         while let Some(token) = shared.overflow.pop() {
             // More queued: wake another worker for it (one nudge wakes one worker).
@@ -52,8 +54,10 @@ pub(super) fn run(shared: &Shared, me: usize) {
             state.waiting.store(false, Ordering::SeqCst);
             continue;
         }
+        let before = Instant::now();
         let waited = shared.poller.wait(&mut events, &mut raw, None);
         state.waiting.store(false, Ordering::SeqCst);
+        share.yield_if_due(before, Instant::now());
         if let Err(err) = waited {
             tracing::error!(error = %err, "epoll_wait failed; this worker stops");
             shared.request_stop();
