@@ -5,9 +5,9 @@
 //! sleeps in `epoll_wait`. The kernel then lets it run until its time slice ends, and it
 //! notices that only at the timer tick (4 ms with `HZ=250`, this machine's kernel): a process
 //! woken meanwhile on that CPU (a client on the same host, a database, the other half of a
-//! proxy) waits up to a tick for it. Measured with `wrk -t2 -c32` beside the server: half its
-//! requests waited that long for wrk itself to run, p99 4.2 ms where the reactor engine,
-//! whose threads sleep at every hand-off, had 0.8 ms. A worker that has run for
+//! proxy) waits up to a tick for it. Measured with `wrk -t2 -c32` beside the server: wrk's
+//! threads waited 1.03 ms on average and up to 8 ms for a CPU, and its p99 was 4.2 ms where
+//! the reactor engine, whose threads sleep at every hand-off, had 0.8 ms. A worker that has run for
 //! [`YIELD_AFTER`] without sleeping calls `sched_yield` once: if nothing else is runnable it
 //! returns at once, otherwise the other task runs first. See docs/DESIGN.md §2 for the figures.
 
