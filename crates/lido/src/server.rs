@@ -467,7 +467,7 @@ impl ServerBuilder {
             config: self.config,
             draining: AtomicBool::new(false),
             body_budget,
-            rearm_reports_ready: self.engine == Engine::LeaderFollowers,
+            park_when_drained: self.engine == Engine::LeaderFollowers,
             stats: recorder,
             wrap: self.wrap,
         });

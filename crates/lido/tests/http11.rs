@@ -16,10 +16,15 @@ use support::{
     read_until_closed,
 };
 
+/// Bytes `/huge` answers: more than loopback's socket buffers hold, so writing it waits for
+/// the client.
+const HUGE: usize = 32 << 20;
+
 /// `/echo` answers with the request body, `/panic` panics, `/post-only` allows only `POST`,
-/// anything else answers `path=...`.
+/// `/huge` answers [`HUGE`] bytes, anything else answers `path=...`.
 fn handler(request: &Request) -> Response {
     match request.path() {
+        "/huge" => Response::bytes(StatusCode::OK, "application/octet-stream", vec![b'x'; HUGE]),
         "/echo" => Response::bytes(
             StatusCode::OK,
             "application/octet-stream",
@@ -137,6 +142,49 @@ fn many_pipelined_requests_in_one_write_are_all_answered() {
         assert_eq!(reply.status, 200);
         assert_eq!(reply.body_text(), format!("path={path}"));
     }
+}
+
+#[test]
+fn a_pipeline_longer_than_one_read_is_answered_whole() {
+    // More bytes than one read takes (16 KiB), in one write: the server must read on after a
+    // full read, as no new arrival will announce what is already in the socket.
+    let server = start();
+    let mut stream = connect(server.addr);
+    let paths: Vec<String> = (0..1_000).map(|i| format!("/long-pipeline/{i}")).collect();
+    let requests: Vec<u8> = paths.iter().flat_map(|p| get(p)).collect();
+    assert!(requests.len() > 32 * 1024, "{} bytes", requests.len());
+    let writer = {
+        let mut stream = stream.try_clone().expect("clone the client socket");
+        std::thread::spawn(move || send(&mut stream, &requests))
+    };
+    for path in &paths {
+        let reply = read_response(&mut stream);
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body_text(), format!("path={path}"));
+    }
+    writer.join().expect("the writer");
+}
+
+#[test]
+fn a_request_sent_while_a_long_response_is_written_is_answered() {
+    // The second request arrives while the server waits for room to write the first response
+    // (its arrival is announced to a turn that only writes): once the response is out, the
+    // server must still find it.
+    let server = start();
+    let mut stream = connect(server.addr);
+    send(&mut stream, &get("/huge"));
+    let mut started = vec![0u8; 64 * 1024];
+    stream
+        .read_exact(&mut started)
+        .expect("the start of the first response");
+    send(&mut stream, &get("/after-huge"));
+    let mut replies = started.as_slice().chain(&mut stream);
+    let huge = read_response(&mut replies);
+    assert_eq!(huge.status, 200);
+    assert_eq!(huge.body.len(), HUGE);
+    let after = read_response(&mut replies);
+    assert_eq!(after.status, 200);
+    assert_eq!(after.body_text(), "path=/after-huge");
 }
 
 #[test]

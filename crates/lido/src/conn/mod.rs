@@ -125,10 +125,11 @@ pub(crate) struct Ctx {
     pub(crate) draining: std::sync::atomic::AtomicBool,
     /// Request body bytes held in memory across every connection.
     pub(crate) body_budget: std::sync::Arc<spool::BodyBudget>,
-    /// The engine's poller reports a connection that is already readable when it is parked
-    /// (a one-shot re-arm does; edge-triggered readiness does not): after a response, the
-    /// connection may park for the next request without trying a read first.
-    pub(crate) rearm_reports_ready: bool,
+    /// The engine's poller reports every arrival after a read that emptied the socket
+    /// (edge-triggered readiness registered for good: leader/followers): after a response, a
+    /// connection whose read in the same turn emptied the socket may park for the next request
+    /// without a read that would almost always find nothing.
+    pub(crate) park_when_drained: bool,
     /// The server's counters.
     pub(crate) stats: std::sync::Arc<crate::stats::Recorder>,
     /// What each accepted socket is wrapped in (TLS or nothing).
@@ -180,6 +181,9 @@ pub(crate) struct Conn<S> {
     /// The last read emptied the socket (it found less than it asked for, or nothing): no
     /// input was waiting then.
     drained: bool,
+    /// A read in the current turn (`drive`) emptied the socket: whatever arrives later is
+    /// reported by an edge-triggered poller.
+    drained_this_turn: bool,
     /// When the response being written was queued, and how many bytes of it went out: the
     /// minimum send rate counts from there.
     write_started: Instant,
@@ -210,6 +214,7 @@ impl<S: Transport> Conn<S> {
             head_started: false,
             scanned: 0,
             drained: false,
+            drained_this_turn: false,
             write_started: now,
             sent: 0,
             turn_bytes: 0,
@@ -467,6 +472,7 @@ impl<S: Transport> Conn<S> {
     pub(crate) fn drive(&mut self, ctx: &Ctx, now: Instant) -> Outcome {
         let mut budget = MAX_REQUESTS_PER_DISPATCH;
         self.turn_bytes = 0;
+        self.drained_this_turn = false;
         loop {
             if self.turn_bytes >= MAX_BYTES_PER_DISPATCH
                 && matches!(self.state, State::Body(_) | State::Write)

@@ -314,12 +314,14 @@ impl<S: Transport> Conn<S> {
                 Ok(n) => {
                     // A read that did not fill the scratch buffer emptied the socket.
                     self.drained = n < READ_CHUNK;
+                    self.drained_this_turn = self.drained;
                     self.turn_bytes += n as u64;
                     return Ok(n);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     self.drained = true;
+                    self.drained_this_turn = true;
                     return Err(Wait::Read);
                 }
                 Err(e) => {

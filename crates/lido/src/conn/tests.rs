@@ -99,7 +99,7 @@ fn ctx_with(config: Config) -> Ctx {
         }),
         config,
         draining: AtomicBool::new(false),
-        rearm_reports_ready: false,
+        park_when_drained: false,
         wrap: Default::default(),
         body_budget: std::sync::Arc::new(super::spool::BodyBudget::new(
             crate::DEFAULT_MAX_BODY_MEMORY,
@@ -373,7 +373,7 @@ fn a_file_that_shrinks_closes_the_connection() {
         }),
         config: Config::default(),
         draining: AtomicBool::new(false),
-        rearm_reports_ready: false,
+        park_when_drained: false,
         wrap: Default::default(),
         body_budget: std::sync::Arc::new(super::spool::BodyBudget::new(
             crate::DEFAULT_MAX_BODY_MEMORY,
@@ -495,7 +495,7 @@ fn r9_a_long_download_yields_its_worker_every_few_megabytes() {
         }),
         config: Config::default(),
         draining: AtomicBool::new(false),
-        rearm_reports_ready: false,
+        park_when_drained: false,
         wrap: Default::default(),
         body_budget: std::sync::Arc::new(super::spool::BodyBudget::new(
             crate::DEFAULT_MAX_BODY_MEMORY,

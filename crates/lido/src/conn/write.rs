@@ -383,13 +383,15 @@ impl<S: Transport> Conn<S> {
                     Step::Park(Outcome::Work)
                 } else if ctx.draining() && self.input.is_empty() {
                     Step::Park(Outcome::Close)
-                } else if ctx.rearm_reports_ready
+                } else if ctx.park_when_drained
+                    && self.drained_this_turn
                     && self.input.is_empty()
                     && !self.stream.buffered_input()
                 {
-                    // Nothing buffered: wait for the next request without a read that would
-                    // almost always find nothing. The poller reports data that is already
-                    // there when the connection is re-armed, so nothing is missed.
+                    // Nothing buffered, and this turn's read emptied the socket: wait for the
+                    // next request without a read that would almost always find nothing. Any
+                    // byte that arrived since that read is reported by the poller, so nothing
+                    // is missed.
                     Step::Park(Outcome::Read)
                 } else {
                     Step::Continue

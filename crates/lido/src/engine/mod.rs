@@ -26,8 +26,9 @@ use std::sync::Arc;
 #[non_exhaustive]
 pub enum Engine {
     /// Leader/followers (Linux; the default there): every worker waits on one shared epoll set
-    /// with one-shot registrations and serves the connection whose event it took, start to
-    /// finish. No hand-off per request; a slow handler holds only its own thread.
+    /// (connections registered once, edge-triggered) and serves the connection whose event it
+    /// took, start to finish. No hand-off per request; a slow handler holds only its own
+    /// thread.
     #[cfg_attr(any(target_os = "linux", target_os = "android"), default)]
     LeaderFollowers,
     /// One reactor thread (mio: epoll, kqueue) owns every waiting connection and hands

@@ -1,11 +1,13 @@
 //! The leader/followers engine (Linux): every worker of the pool waits on one shared epoll set
 //! and serves the connection whose event it took, start to finish: read, parse, handler,
-//! write, re-arm. Connections are registered one-shot, so the kernel's ready list is the job
-//! queue and a connection is on at most one thread at a time; no request crosses threads.
+//! write. Connections are registered once, edge-triggered, so the kernel's ready list is the
+//! job queue and a parked connection costs no system call; a claim in the [`table`] keeps each
+//! connection on one thread at a time (an event for a connection being served makes its
+//! thread serve it again). No request crosses threads.
 //!
 //! A worker never waits on a connection: every read and write is non-blocking, and a
-//! connection that would block is re-armed and left to the kernel. Idle, half-received and
-//! slow connections cost a slot in the [`table`] and nothing else.
+//! connection that would block is left to the kernel. Idle, half-received and slow
+//! connections cost a slot in the [`table`] and nothing else.
 //!
 //! One more thread, the watch ([`watch`]), runs the clocks: it closes connections whose
 //! deadline passed, resumes accepting after an error, notices when every worker has been busy

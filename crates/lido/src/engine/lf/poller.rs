@@ -1,6 +1,8 @@
 //! The shared epoll set: the only file of this engine that talks to epoll (through rustix's
-//! safe API). Connections are registered one-shot: an event goes to exactly one waiting
-//! thread, and the connection is silent until that thread re-arms it.
+//! safe API). Connections are registered edge-triggered, once: each arrival of input (or of
+//! room to write, after a write found none) queues one event, which goes to one waiting
+//! thread; nothing has to be re-armed after a turn. Which thread serves a connection is
+//! settled by the table's claims (`table::Table::claim`), not by the registration.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -9,22 +11,23 @@ use std::time::Duration;
 use rustix::event::epoll::{self, CreateFlags, Event, EventData, EventFlags};
 use rustix::event::{EventfdFlags, eventfd};
 
-/// What a connection waits for.
+/// What a connection's registration reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Interest {
+    /// Input only: a connection that has never had to wait for room to write.
     Read,
-    Write,
-    /// Either: used to put a connection with work left at the back of the ready list (it is
-    /// writable at once, so the event comes back after those already queued).
-    Either,
+    /// Input and room to write. Registering it again (`EPOLL_CTL_MOD`) also looks at the
+    /// socket at once and queues an event if it is ready: how a connection that must wait for
+    /// writability avoids missing room that came meanwhile, and how one with work left goes to
+    /// the back of the ready list (it is writable, so its event comes after those queued).
+    ReadWrite,
 }
 
 fn flags(interest: Interest) -> EventFlags {
-    EventFlags::ONESHOT
+    EventFlags::ET
         | match interest {
             Interest::Read => EventFlags::IN,
-            Interest::Write => EventFlags::OUT,
-            Interest::Either => EventFlags::IN | EventFlags::OUT,
+            Interest::ReadWrite => EventFlags::IN | EventFlags::OUT,
         }
 }
 
@@ -46,7 +49,7 @@ impl Poller {
         })
     }
 
-    /// Adds (`registered` false) or re-arms a one-shot registration.
+    /// Adds (`registered` false) or changes a connection's registration.
     pub(crate) fn arm(
         &self,
         source: impl AsFd,

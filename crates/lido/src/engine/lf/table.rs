@@ -2,14 +2,18 @@
 //! generation, so an event that arrives for a connection already closed (and its slot reused)
 //! is recognised and dropped.
 //!
-//! A thread that serves a connection holds its slot's lock for the whole turn: a one-shot
-//! registration sends each event to one thread, so the lock is only ever contended by the
-//! watch thread's sweeps, which only `try_lock`.
+//! Connections are registered edge-triggered, so a second event can come while a thread
+//! serves the connection. Whoever takes an event *claims* the slot ([`Table::claim`]): the
+//! first claim serves; a claim that finds the slot held only marks it, and the holder serves
+//! the connection again before it lets go ([`Table::release`]). So a connection is on one
+//! thread at a time, no event is lost, and no thread ever waits for another's handler. The
+//! holder keeps the slot's lock for the whole turn; the lock is otherwise taken only for a
+//! moment (the watch's sweeps and evictions, which `try_lock` and skip claimed slots).
 
 use std::net::TcpStream;
 
 use crate::transport::Stream;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 use crossbeam_queue::ArrayQueue;
@@ -33,6 +37,21 @@ fn generation_of(token: Token) -> u32 {
     (token >> 32) as u32
 }
 
+/// A cell's claim word: the generation it holds in the high 32 bits (as in a token), and in
+/// the low bits whether a thread serves it.
+type Word = u64;
+/// No thread serves the connection.
+const FREE: Word = 0;
+/// A thread serves it.
+const HELD: Word = 1;
+/// A thread serves it, and an event came meanwhile: the holder serves it again.
+const AGAIN: Word = 2;
+const CLAIM_BITS: Word = 3;
+
+fn word(generation: u32, claim: Word) -> Word {
+    (u64::from(generation) << 32) | claim
+}
+
 /// Tokens at or above this are not connections (the listener and signals).
 pub(crate) const FIRST_SPECIAL: Token = u64::MAX - 128;
 
@@ -41,7 +60,7 @@ pub(crate) const FIRST_SPECIAL: Token = u64::MAX - 128;
 pub(crate) struct Slot {
     generation: u32,
     pub(crate) conn: Option<Box<Conn<Stream<TcpStream>>>>,
-    /// Registered with the poller (the first arm is an add, later ones re-arm).
+    /// Registered with the poller (the first registration is an add, later ones a change).
     pub(crate) registered: bool,
     /// What the connection waits for while parked.
     pub(crate) want: Outcome,
@@ -58,12 +77,12 @@ impl Slot {
     }
 }
 
-/// A slot and, outside its lock, the generation it holds now: a stale event is recognised
-/// without taking the lock (which may be held for a whole handler by the connection that
-/// reused the slot).
+/// A slot and, outside its lock, its claim word: a stale event is recognised, and an event for
+/// a connection being served is left to the thread serving it, without taking the lock (held
+/// for a whole handler by the thread serving).
 #[derive(Debug)]
 struct Cell {
-    generation: AtomicU32,
+    claim: AtomicU64,
     slot: Mutex<Slot>,
 }
 
@@ -105,7 +124,7 @@ impl Table {
         let capacity = capacity.clamp(1, FIRST_SPECIAL as usize & u32::MAX as usize);
         let slots = (0..capacity)
             .map(|_| Cell {
-                generation: AtomicU32::new(0),
+                claim: AtomicU64::new(word(0, FREE)),
                 slot: Mutex::new(Slot {
                     generation: 0,
                     conn: None,
@@ -156,8 +175,8 @@ impl Table {
     }
 
     /// Stores `conn` in a free slot (its place reserved with [`Table::reserve`]) and returns
-    /// it locked. `None` if its address is at the per-address limit: the reservation is given
-    /// back, and dropping `conn` closes it.
+    /// it locked and claimed (give it up with [`Table::release`]). `None` if its address is at
+    /// the per-address limit: the reservation is given back, and dropping `conn` closes it.
     pub(crate) fn insert(&self, conn: Box<Conn<Stream<TcpStream>>>) -> Option<Held<'_>> {
         if !self.peers.admit(conn.peer()) {
             self.unreserve();
@@ -174,6 +193,9 @@ impl Table {
         };
         let index = index as usize;
         let mut slot = lock(&self.slots[index].slot);
+        self.slots[index]
+            .claim
+            .store(word(slot.generation, HELD), Ordering::Release);
         slot.conn = Some(conn);
         slot.registered = false;
         slot.want = Outcome::Read;
@@ -218,34 +240,96 @@ impl Table {
         Some(held)
     }
 
-    /// Locks the slot `token` names, if it still holds that connection. A stale token (the
-    /// connection closed, its slot perhaps reused) is dropped without waiting for the slot's
-    /// lock. A slot whose last turn panicked is closed here and reported as gone.
-    pub(crate) fn get(&self, token: Token) -> Option<Held<'_>> {
+    /// Claims the connection `token` names and returns it locked, if it is still open and no
+    /// other thread serves it. If one does, the claim is left to that thread, which serves the
+    /// connection again before letting go ([`Table::release`]): `None` here, and no wait. A
+    /// stale token (the connection closed, its slot perhaps reused) is `None` too. A slot whose
+    /// last turn panicked is closed here and reported as gone.
+    pub(crate) fn claim(&self, token: Token) -> Option<Held<'_>> {
         let index = index_of(token);
         let cell = self.slots.get(index)?;
         let generation = generation_of(token);
-        if cell.generation.load(Ordering::Acquire) != generation {
+        let mut current = cell.claim.load(Ordering::Acquire);
+        loop {
+            if current >> 32 != u64::from(generation) {
+                return None;
+            }
+            let next = match current & CLAIM_BITS {
+                FREE => word(generation, HELD),
+                HELD => word(generation, AGAIN),
+                _ => return None,
+            };
+            match cell.claim.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) if next & CLAIM_BITS == HELD => break,
+                Ok(_) => return None,
+                Err(actual) => current = actual,
+            }
+        }
+        // Claimed: the lock is free or about to be (a sweep's look, or the previous holder
+        // letting go).
+        let slot = match cell.slot.lock() {
+            Ok(slot) => slot,
+            Err(poisoned) => return self.discard_poisoned(index, poisoned.into_inner()),
+        };
+        if slot.generation != generation {
+            return None; // closed meanwhile by a sweep: `remove` dropped the claim with it
+        }
+        if slot.conn.is_none() {
+            cell.claim.store(word(generation, FREE), Ordering::Release);
             return None;
         }
-        let slot = match cell.slot.try_lock() {
-            Ok(slot) => slot,
-            Err(TryLockError::WouldBlock) => {
-                // Held: by the thread that armed it (for a moment), or by a newer connection
-                // in a reused slot (perhaps for a long handler). Wait only in the first case.
-                if cell.generation.load(Ordering::Acquire) != generation {
-                    return None;
-                }
-                match cell.slot.lock() {
-                    Ok(slot) => slot,
-                    Err(poisoned) => return self.discard_poisoned(index, poisoned.into_inner()),
-                }
+        Some(Held { index, slot })
+    }
+
+    /// Gives up the claim on `held` at the end of a turn. If another event came during the
+    /// turn, the connection is handed back, still claimed: serve it again. A connection closed
+    /// in the turn has no claim left (see [`Table::remove`]).
+    pub(crate) fn release<'a>(&self, held: Held<'a>) -> Option<Held<'a>> {
+        // Closed in the turn: `remove` dropped the claim with the connection.
+        held.slot.conn.as_ref()?;
+        let cell = &self.slots[held.index];
+        let generation = held.slot.generation;
+        match cell.claim.compare_exchange(
+            word(generation, HELD),
+            word(generation, FREE),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => None,
+            Err(_) => {
+                // Marked again: only a claim does that, and only the holder frees it.
+                cell.claim.store(word(generation, HELD), Ordering::Release);
+                Some(held)
             }
-            Err(TryLockError::Poisoned(poisoned)) => {
-                return self.discard_poisoned(index, poisoned.into_inner());
-            }
+        }
+    }
+
+    /// Gives up the claim on `held` whatever came meanwhile, keeping the lock: the caller
+    /// makes the poller report the connection again (an event then reaches another thread,
+    /// whose claim waits for this lock a moment) and drops `held`.
+    pub(crate) fn unclaim(&self, held: &Held<'_>) {
+        if held.slot.conn.is_some() {
+            self.slots[held.index]
+                .claim
+                .store(word(held.slot.generation, FREE), Ordering::Release);
+        }
+    }
+
+    /// Closes the connection `token` names if its last turn panicked (its slot's lock is
+    /// poisoned), so that neither the connection nor its claim is stranded.
+    pub(crate) fn discard_if_poisoned(&self, token: Token) {
+        let index = index_of(token);
+        let Some(cell) = self.slots.get(index) else {
+            return;
         };
-        (slot.generation == generation && slot.conn.is_some()).then_some(Held { index, slot })
+        if let Err(TryLockError::Poisoned(poisoned)) = cell.slot.try_lock() {
+            drop(self.discard_poisoned(index, poisoned.into_inner()));
+        }
     }
 
     /// A slot whose holder panicked: its connection is closed (the state cannot be trusted)
@@ -264,8 +348,9 @@ impl Table {
         None
     }
 
-    /// Locks slot `index` if no thread holds it and it has a connection (for sweeps). A
-    /// poisoned slot is cleaned up here, so none is stranded.
+    /// Locks slot `index` if no thread holds or has claimed it and it has a connection (for
+    /// sweeps and evictions: a claimed connection is about to be served). A poisoned slot is
+    /// cleaned up here, so none is stranded.
     pub(crate) fn try_get(&self, index: usize) -> Option<Held<'_>> {
         let cell = self.slots.get(index)?;
         let slot = match cell.slot.try_lock() {
@@ -275,18 +360,21 @@ impl Table {
                 return self.discard_poisoned(index, poisoned.into_inner());
             }
         };
+        if cell.claim.load(Ordering::Acquire) & CLAIM_BITS != FREE {
+            return None;
+        }
         slot.conn.is_some().then_some(Held { index, slot })
     }
 
     /// Takes the connection out and frees the slot (its generation moves on, so events still
-    /// in flight for it are dropped). Dropping the returned connection closes its socket, which
-    /// also removes it from the epoll set.
+    /// in flight for it are dropped, and any claim on it goes). Dropping the returned
+    /// connection closes its socket, which also removes it from the epoll set.
     pub(crate) fn remove(&self, held: &mut Held<'_>) -> Option<Box<Conn<Stream<TcpStream>>>> {
         let conn = held.slot.conn.take()?;
         held.slot.generation = held.slot.generation.wrapping_add(1);
         self.slots[held.index]
-            .generation
-            .store(held.slot.generation, Ordering::Release);
+            .claim
+            .store(word(held.slot.generation, FREE), Ordering::Release);
         held.slot.registered = false;
         // The index goes back before the place does: a thread that reserves the place then
         // always finds an index (see `insert`). Cannot fail: at most `capacity` indexes exist.
@@ -348,6 +436,113 @@ mod tests {
             assert!(table.reserve());
         }
         assert!(!table.reserve());
+    }
+
+    /// A table holding one connection, inserted (claimed) and let go as an acceptor does.
+    fn one_connection() -> (Table, Token) {
+        let table = Table::new(1, PeerLimit::new(None), Instant::now());
+        assert!(table.reserve());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let held = table
+            .insert(Box::new(Conn::new(
+                Stream::Plain(stream),
+                None,
+                Instant::now(),
+            )))
+            .unwrap();
+        let token = held.token();
+        assert!(table.try_get(0).is_none(), "held by the acceptor");
+        assert!(table.release(held).is_none(), "nothing came meanwhile");
+        (table, token)
+    }
+
+    /// Threads taking events for one connection at once, as edge-triggered readiness delivers
+    /// them: one thread serves at a time, no claim waits for a turn, and every event is seen
+    /// by a turn that starts after it. In rounds: all threads take an event together, then
+    /// every event of the round must have been seen.
+    #[test]
+    fn claims_serve_one_at_a_time_and_lose_no_event() {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::{Arc, Barrier};
+        const THREADS: usize = 4;
+        const ROUNDS: usize = 3_000;
+        let (table, token) = one_connection();
+        let table = Arc::new(table);
+        let events = Arc::new(AtomicU64::new(0));
+        let seen_by_turns = Arc::new(AtomicU64::new(0));
+        let inside = Arc::new(AtomicBool::new(false));
+        let barrier = Arc::new(Barrier::new(THREADS));
+        let threads: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (table, events, seen_by_turns, inside, barrier) = (
+                    Arc::clone(&table),
+                    Arc::clone(&events),
+                    Arc::clone(&seen_by_turns),
+                    Arc::clone(&inside),
+                    Arc::clone(&barrier),
+                );
+                std::thread::spawn(move || {
+                    let mut again = 0u64;
+                    for _ in 0..ROUNDS {
+                        barrier.wait();
+                        events.fetch_add(1, Ordering::SeqCst);
+                        if let Some(mut held) = table.claim(token) {
+                            loop {
+                                assert!(!inside.swap(true, Ordering::SeqCst), "two turns at once");
+                                let seen = events.load(Ordering::SeqCst);
+                                // A turn takes a moment: events arrive during it.
+                                for _ in 0..200 {
+                                    std::hint::spin_loop();
+                                }
+                                seen_by_turns.fetch_max(seen, Ordering::SeqCst);
+                                inside.store(false, Ordering::SeqCst);
+                                match table.release(held) {
+                                    Some(next) => {
+                                        again += 1;
+                                        held = next;
+                                    }
+                                    None => break,
+                                }
+                            }
+                        }
+                        barrier.wait();
+                        assert_eq!(
+                            seen_by_turns.load(Ordering::SeqCst),
+                            events.load(Ordering::SeqCst),
+                            "an event of this round was never served"
+                        );
+                    }
+                    again
+                })
+            })
+            .collect();
+        let again: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert!(
+            again > 0,
+            "no event ever came during a turn: the test tested nothing"
+        );
+        // Free again: the next event is served at once; a closed connection's events are not.
+        let mut held = table.claim(token).expect("free after the last turn");
+        assert!(table.remove(&mut held).is_some());
+        drop(held);
+        assert!(table.claim(token).is_none(), "a stale token claims nothing");
+    }
+
+    /// A sweep does not look at a connection an event has claimed (it is about to be served),
+    /// and a claim made while a sweep looks waits for that look only.
+    #[test]
+    fn sweeps_skip_claimed_connections() {
+        let (table, token) = one_connection();
+        assert!(table.try_get(0).is_some(), "free: a sweep may look");
+        let claimed = table.claim(token).unwrap();
+        assert!(table.claim(token).is_none(), "left to the holder");
+        let again = table
+            .release(claimed)
+            .expect("an event came during the turn");
+        assert!(table.try_get(0).is_none(), "still claimed");
+        assert!(table.release(again).is_none());
+        assert!(table.try_get(0).is_some());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::table::Held;
-use super::worker::{accept_batch, resume_listener, settle};
+use super::worker::{accept_batch, resume_listener, settle_and_leave};
 use super::{
     ACCEPT_BACKOFF, ACCEPT_CLOSED, ACCEPT_FULL, ACCEPT_OPEN, NUDGE, STOP, Shared, Token,
     listener_index,
@@ -229,7 +229,8 @@ impl Watch<'_> {
     /// Every worker is busy: take events from the epoll set here until one comes free. New
     /// connections are accepted and parked; partial requests are read; complete requests are
     /// queued for the next free worker, or answered `503` when the queue is full. A connection
-    /// with a response in progress is left for a worker (re-armed when shedding ends).
+    /// with a response in progress is left for a worker (registered again, so reported anew,
+    /// when shedding ends).
     fn shed(&mut self) -> io::Result<()> {
         tracing::debug!("every worker is busy; shedding load");
         let shared = self.shared;
@@ -247,7 +248,8 @@ impl Watch<'_> {
                             park_new(shared, which, now);
                         }
                         None => {
-                            if let Some(held) = shared.table.get(token) {
+                            // Claimed by a worker: that worker serves it again.
+                            if let Some(held) = shared.table.claim(token) {
                                 self.shed_one(held, now, &mut deferred);
                             }
                         }
@@ -258,9 +260,9 @@ impl Watch<'_> {
         }
         tracing::debug!("a worker is free; shedding ends");
         for token in deferred {
-            if let Some(mut held) = shared.table.get(token) {
+            if let Some(held) = shared.table.claim(token) {
                 let want = held.slot.want;
-                settle(shared, &mut held, want);
+                settle_and_leave(shared, held, want);
             }
         }
         if !shared.overflow.is_empty() {
@@ -269,6 +271,8 @@ impl Watch<'_> {
         Ok(())
     }
 
+    /// One event taken while shedding, on a connection claimed for it; the claim is given up
+    /// on every way out.
     fn shed_one(&self, mut held: Held<'_>, now: Instant, deferred: &mut Vec<Token>) {
         let shared = self.shared;
         let token = held.token();
@@ -276,6 +280,11 @@ impl Watch<'_> {
         let Some(conn) = slot.conn.as_mut() else {
             return;
         };
+        if slot.queued {
+            // Already waiting for a worker, which will see whatever this event announced.
+            shared.table.unclaim(&held);
+            return;
+        }
         let outcome = match slot.want {
             Outcome::Read => conn.on_readable(&shared.ctx, now),
             other => other,
@@ -289,6 +298,9 @@ impl Watch<'_> {
                 if shared.overflow.push(token).is_ok() {
                     slot.queued = true;
                     slot.deadline = now + shared.ctx.config.head_timeout;
+                    // The worker that takes it from the queue serves whatever else came.
+                    shared.table.unclaim(&held);
+                    drop(held);
                     // Pairs with the worker's announcement before it waits: either it sees the
                     // queue, or we see it waiting.
                     if shared.any_worker_waiting() {
@@ -297,15 +309,16 @@ impl Watch<'_> {
                     return;
                 }
                 if outcome == Outcome::Write {
-                    // Queue full: re-armed when shedding ends.
+                    // Queue full: registered again when shedding ends.
+                    shared.table.unclaim(&held);
                     deferred.push(token);
                     return;
                 }
                 tracing::debug!("queue for workers full; shedding a request with 503");
                 let outcome = conn.shed(&shared.ctx, now);
-                settle(shared, &mut held, outcome);
+                settle_and_leave(shared, held, outcome);
             }
-            Outcome::Read | Outcome::Close => settle(shared, &mut held, outcome),
+            Outcome::Read | Outcome::Close => settle_and_leave(shared, held, outcome),
         }
     }
 
@@ -356,8 +369,8 @@ fn park_new(shared: &Shared, which: usize, now: Instant) -> usize {
             continue;
         };
         let conn = Box::new(Conn::new(stream, peer, now));
-        if let Some(mut held) = shared.table.insert(conn) {
-            settle(shared, &mut held, Outcome::Read);
+        if let Some(held) = shared.table.insert(conn) {
+            settle_and_leave(shared, held, Outcome::Read);
         }
     }
     count

@@ -1,5 +1,5 @@
 //! A worker's loop: take what the watch queued, wait for one event, serve it, repeat. Serving
-//! is the whole exchange on this thread: read, parse, handler, write, re-arm.
+//! is the whole exchange on this thread: read, parse, handler, write, park.
 
 use std::net::{SocketAddr, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -89,47 +89,102 @@ pub(super) fn run(shared: &Shared, me: usize) {
 fn serve_guarded(shared: &Shared, token: Token) {
     if catch_unwind(AssertUnwindSafe(|| serve(shared, token))).is_err() {
         tracing::error!("serving a connection panicked");
-        // Finds the slot poisoned and closes the connection.
-        drop(shared.table.get(token));
+        shared.table.discard_if_poisoned(token);
     }
 }
 
-/// One turn of a connection: everything it can do without blocking.
+/// Serves `token` if this thread's claim on it holds (another thread serving it will serve it
+/// again instead, see `Table::claim`).
 pub(super) fn serve(shared: &Shared, token: Token) {
-    let Some(mut held) = shared.table.get(token) else {
-        return; // closed meanwhile (timed out, drained): a stale event
-    };
-    held.slot.queued = false;
-    let now = Instant::now();
-    let Some(conn) = held.slot.conn.as_mut() else {
-        return;
-    };
-    let outcome = conn.drive(&shared.ctx, now);
-    settle(shared, &mut held, outcome);
+    if let Some(held) = shared.table.claim(token) {
+        turns(shared, held);
+    }
 }
 
-/// Parks the connection for `outcome` (re-arms it, with its deadline), or closes it.
+/// Turns of a claimed connection: everything it can do without blocking, again as long as
+/// events came during the turn; then the claim is given up.
+fn turns<'a>(shared: &'a Shared, mut held: Held<'a>) {
+    loop {
+        held.slot.queued = false;
+        let Some(conn) = held.slot.conn.as_mut() else {
+            return;
+        };
+        let outcome = conn.drive(&shared.ctx, Instant::now());
+        if outcome == Outcome::Work {
+            // Work left (a long transfer, many pipelined requests): to the back of the ready
+            // list, other connections first, even if an event came meanwhile.
+            park(shared, &mut held, outcome);
+            return requeue(shared, held);
+        }
+        settle(shared, &mut held, outcome);
+        match shared.table.release(held) {
+            Some(again) => held = again,
+            None => return,
+        }
+    }
+}
+
+/// Parks the connection for `outcome` and gives up the claim, on a thread that does not serve
+/// connections (the watch): if an event came meanwhile, the poller reports the connection
+/// again, for a worker.
+pub(super) fn settle_and_leave(shared: &Shared, mut held: Held<'_>, outcome: Outcome) {
+    settle(shared, &mut held, outcome);
+    if let Some(held) = shared.table.release(held) {
+        requeue(shared, held);
+    }
+}
+
+/// Gives up the claim and has the poller report the connection again at once (it is
+/// writable): the next event for it goes to whichever thread waits.
+fn requeue(shared: &Shared, mut held: Held<'_>) {
+    shared.table.unclaim(&held);
+    register(shared, &mut held, Interest::ReadWrite);
+}
+
+/// Parks the connection for `outcome` (with its deadline), or closes it.
 pub(super) fn settle(shared: &Shared, held: &mut Held<'_>, outcome: Outcome) {
-    let interest = match outcome {
-        Outcome::Close => return close(shared, held),
-        Outcome::Read => Interest::Read,
-        Outcome::Write => Interest::Write,
-        Outcome::Work => Interest::Either,
-    };
-    let token = held.token();
+    if outcome == Outcome::Close {
+        return close(shared, held);
+    }
+    park(shared, held, outcome);
+}
+
+/// Records what the parked connection waits for and until when, and makes sure the poller
+/// will report it. Registered edge-triggered for good, a connection waiting for input needs no
+/// system call: a read in its turn emptied the socket (`Conn::drive` parks for input only
+/// then), so the next arrival is reported. One that waits for room to write is registered for
+/// writability too, which also looks at the socket at once.
+fn park(shared: &Shared, held: &mut Held<'_>, outcome: Outcome) {
     let slot = &mut *held.slot;
     let Some(conn) = slot.conn.as_ref() else {
         return;
     };
     slot.want = outcome;
     slot.deadline = conn.deadline(&shared.ctx.config);
+    match outcome {
+        Outcome::Read if slot.registered => {}
+        Outcome::Read => register(shared, held, Interest::Read),
+        Outcome::Write => register(shared, held, Interest::ReadWrite),
+        // Registered by `requeue` once the claim is given up.
+        Outcome::Work | Outcome::Close => {}
+    }
+}
+
+/// Adds the connection to the epoll set, or changes its registration; closes it if the
+/// poller refuses.
+fn register(shared: &Shared, held: &mut Held<'_>, interest: Interest) {
+    let token = held.token();
+    let slot = &mut *held.slot;
+    let Some(conn) = slot.conn.as_ref() else {
+        return;
+    };
     match shared
         .poller
         .arm(conn.stream(), token, interest, slot.registered)
     {
         Ok(()) => slot.registered = true,
         Err(err) => {
-            tracing::warn!(error = %err, "could not arm a connection; closing it");
+            tracing::warn!(error = %err, "could not register a connection; closing it");
             close(shared, held);
         }
     }
@@ -190,11 +245,8 @@ fn accept(shared: &Shared, which: usize) {
         let Some(stream) = shared.ctx.wrap.stream(stream) else {
             continue;
         };
-        if let Some(mut held) = shared.table.insert(Box::new(Conn::new(stream, peer, now)))
-            && let Some(conn) = held.slot.conn.as_mut()
-        {
-            let outcome = conn.drive(&shared.ctx, now);
-            settle(shared, &mut held, outcome);
+        if let Some(held) = shared.table.insert(Box::new(Conn::new(stream, peer, now))) {
+            turns(shared, held);
         }
     }
 }
