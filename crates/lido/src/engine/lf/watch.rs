@@ -291,8 +291,8 @@ impl Watch<'_> {
         };
         match outcome {
             // A complete request, or a response being written (which a worker finishes: file
-            // I/O stays off this thread): queued for the next free worker, disarmed meanwhile,
-            // for at most the head timeout.
+            // I/O stays off this thread): queued for the next free worker, for at most the head
+            // timeout (a worker that takes an event for it meanwhile serves it sooner).
             Outcome::Work | Outcome::Write => {
                 slot.want = outcome;
                 if shared.overflow.push(token).is_ok() {
