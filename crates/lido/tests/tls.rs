@@ -18,11 +18,13 @@ use support::{IO_TIMEOUT, TestServer, pattern, read_response, read_until_closed}
 
 fn handler(req: &Request) -> Response {
     match req.path() {
-        "/big" => Response::bytes(
-            StatusCode::OK,
-            "application/octet-stream",
-            pattern(3 * 1024 * 1024 + 17),
-        ),
+        "/big" => {
+            // Made once: twenty requests for it must not cost twenty fills of 3 MiB on the
+            // test's one worker (a debug build fills slowly).
+            static BIG: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+            let body = BIG.get_or_init(|| pattern(3 * 1024 * 1024 + 17)).clone();
+            Response::bytes(StatusCode::OK, "application/octet-stream", body)
+        }
         "/file" => {
             let path = std::env::temp_dir().join(format!("lido-tls-file-{}", std::process::id()));
             if !path.exists() {
