@@ -466,25 +466,29 @@ mod tests {
         use std::sync::atomic::AtomicBool;
         use std::sync::{Arc, Barrier};
         const THREADS: usize = 4;
+        // At least this many rounds, and on until some event came during a turn (on a loaded
+        // machine the threads may seldom overlap), at most MAX_ROUNDS.
         const ROUNDS: usize = 3_000;
+        const MAX_ROUNDS: usize = 200_000;
         let (table, token) = one_connection();
         let table = Arc::new(table);
         let events = Arc::new(AtomicU64::new(0));
         let seen_by_turns = Arc::new(AtomicU64::new(0));
         let inside = Arc::new(AtomicBool::new(false));
         let barrier = Arc::new(Barrier::new(THREADS));
+        let again_total = Arc::new(AtomicU64::new(0));
         let threads: Vec<_> = (0..THREADS)
             .map(|_| {
-                let (table, events, seen_by_turns, inside, barrier) = (
+                let (table, events, seen_by_turns, inside, barrier, again_total) = (
                     Arc::clone(&table),
                     Arc::clone(&events),
                     Arc::clone(&seen_by_turns),
                     Arc::clone(&inside),
                     Arc::clone(&barrier),
+                    Arc::clone(&again_total),
                 );
                 std::thread::spawn(move || {
-                    let mut again = 0u64;
-                    for _ in 0..ROUNDS {
+                    for round in 1..=MAX_ROUNDS {
                         barrier.wait();
                         events.fetch_add(1, Ordering::SeqCst);
                         if let Some(mut held) = table.claim(token) {
@@ -499,7 +503,7 @@ mod tests {
                                 inside.store(false, Ordering::SeqCst);
                                 match table.release(held) {
                                     Some(next) => {
-                                        again += 1;
+                                        again_total.fetch_add(1, Ordering::SeqCst);
                                         held = next;
                                     }
                                     None => break,
@@ -512,14 +516,20 @@ mod tests {
                             events.load(Ordering::SeqCst),
                             "an event of this round was never served"
                         );
+                        // Stable here: nothing changes it until every thread passes the
+                        // next round's first barrier, so all threads decide alike.
+                        if round >= ROUNDS && again_total.load(Ordering::SeqCst) > 0 {
+                            break;
+                        }
                     }
-                    again
                 })
             })
             .collect();
-        let again: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        for t in threads {
+            t.join().unwrap();
+        }
         assert!(
-            again > 0,
+            again_total.load(Ordering::SeqCst) > 0,
             "no event ever came during a turn: the test tested nothing"
         );
         // Free again: the next event is served at once; a closed connection's events are not.
