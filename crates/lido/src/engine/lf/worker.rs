@@ -110,14 +110,7 @@ fn turns<'a>(shared: &'a Shared, mut held: Held<'a>) {
             return;
         };
         let outcome = conn.drive(&shared.ctx, Instant::now());
-        if outcome == Outcome::Work {
-            // Work left (a long transfer, many pipelined requests): to the back of the ready
-            // list, other connections first, even if an event came meanwhile.
-            park(shared, &mut held, outcome);
-            return requeue(shared, held);
-        }
-        settle(shared, &mut held, outcome);
-        match shared.table.release(held) {
+        match leave(shared, held, outcome) {
             Some(again) => held = again,
             None => return,
         }
@@ -127,11 +120,23 @@ fn turns<'a>(shared: &'a Shared, mut held: Held<'a>) {
 /// Parks the connection for `outcome` and gives up the claim, on a thread that does not serve
 /// connections (the watch): if an event came meanwhile, the poller reports the connection
 /// again, for a worker.
-pub(super) fn settle_and_leave(shared: &Shared, mut held: Held<'_>, outcome: Outcome) {
-    settle(shared, &mut held, outcome);
-    if let Some(held) = shared.table.release(held) {
+pub(super) fn settle_and_leave(shared: &Shared, held: Held<'_>, outcome: Outcome) {
+    if let Some(held) = leave(shared, held, outcome) {
         requeue(shared, held);
     }
+}
+
+/// Ends a turn: parks or closes the connection for `outcome` and gives up the claim. Returns
+/// the connection, still claimed, if an event came during the turn. Work left (a long
+/// transfer, many pipelined requests) goes to the back of the ready list, other connections
+/// first, even if an event came meanwhile.
+fn leave<'a>(shared: &'a Shared, mut held: Held<'a>, outcome: Outcome) -> Option<Held<'a>> {
+    settle(shared, &mut held, outcome);
+    if outcome == Outcome::Work {
+        requeue(shared, held);
+        return None;
+    }
+    shared.table.release(held)
 }
 
 /// Gives up the claim and has the poller report the connection again at once (it is
@@ -142,7 +147,7 @@ fn requeue(shared: &Shared, mut held: Held<'_>) {
 }
 
 /// Parks the connection for `outcome` (with its deadline), or closes it.
-pub(super) fn settle(shared: &Shared, held: &mut Held<'_>, outcome: Outcome) {
+fn settle(shared: &Shared, held: &mut Held<'_>, outcome: Outcome) {
     if outcome == Outcome::Close {
         return close(shared, held);
     }
@@ -165,7 +170,7 @@ fn park(shared: &Shared, held: &mut Held<'_>, outcome: Outcome) {
         Outcome::Read if slot.registered => {}
         Outcome::Read => register(shared, held, Interest::Read),
         Outcome::Write => register(shared, held, Interest::ReadWrite),
-        // Registered by `requeue` once the claim is given up.
+        // Registered by `requeue` once the claim is given up (see `leave`).
         Outcome::Work | Outcome::Close => {}
     }
 }
